@@ -1,0 +1,182 @@
+/*
+ * teavec: the RAG vector layer of The Edge Agent, in C.
+ *
+ * One public header. Conventions (see docs/ARCHITECTURE.md):
+ *
+ *  - Handles are opaque (tv_store, ...). Names are tv_<object>_<verb>.
+ *  - Every fallible call returns an int: 0 (TV_OK) or a negative TV_E* code.
+ *    tv_errstr(code) names the code; the handle's message (tv_store_errmsg)
+ *    says what was wrong and where. Constructors, which have no handle yet,
+ *    leave their message in a thread-local slot read by tv_last_errmsg().
+ *  - Out-parameters come first. What a call returns through **out belongs
+ *    to the caller and is released by the matching tv_*_free/close; every
+ *    free/close accepts NULL.
+ *  - Strings are UTF-8 and NUL-terminated. Vectors are float32, dimension
+ *    given explicitly.
+ *  - Options structs carry a version field and are initialised with their
+ *    *_INIT macro, so fields can be added without breaking callers.
+ *  - A handle may be used by one thread at a time; distinct handles are
+ *    independent.
+ */
+#ifndef TEAVEC_H
+#define TEAVEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version -------------------------------------------------------- */
+
+#define TV_VERSION_MAJOR 0
+#define TV_VERSION_MINOR 1
+#define TV_VERSION_PATCH 0
+#define TV_VERSION "0.1.0"
+/* major * 1000000 + minor * 1000 + patch, for compile-time comparisons. */
+#define TV_VERSION_NUMBER 1000
+
+/* The version of the library actually linked, e.g. "0.1.0". Static string. */
+const char *tv_libversion(void);
+/* TV_VERSION_NUMBER of the library actually linked. */
+int tv_libversion_number(void);
+
+/* ---- Status codes --------------------------------------------------- */
+
+#define TV_OK 0
+#define TV_EINVAL (-1)       /* bad argument or input: names the field and index */
+#define TV_ENOTFOUND (-2)    /* no such collection, version, file, key */
+#define TV_ECORRUPT (-3)     /* stored bytes fail a check: names the file */
+#define TV_EIO (-4)          /* read/write/network failure: names the path */
+#define TV_EPERM (-5)        /* permission denied or read-only: names the path */
+#define TV_ECONFLICT (-6)    /* lost a commit race after bounded retries */
+#define TV_ENOMEM (-7)       /* out of memory or size overflow */
+#define TV_EUNSUPPORTED (-8) /* a format, feature or backend we do not have */
+#define TV_EEXISTS (-9)      /* the thing to be created is already there */
+
+/* A short constant name for a status code: "TV_EINVAL: invalid argument". */
+const char *tv_errstr(int code);
+/* The message of the last failed call on this thread that had no handle to
+ * keep it (constructors such as tv_store_open). Valid until the next teavec
+ * call on this thread. Never NULL. */
+const char *tv_last_errmsg(void);
+
+/* ---- Vectors -------------------------------------------------------- */
+
+typedef enum tv_metric {
+	TV_METRIC_COSINE = 0, /* distance 1 - cos(a, b); a zero vector is at distance 1 */
+	TV_METRIC_L2 = 1,     /* squared euclidean distance */
+	TV_METRIC_DOT = 2     /* distance -dot(a, b) */
+} tv_metric;
+
+/* Distance between a and b under metric, computed by the fastest kernel this
+ * CPU has (chosen once, at first use). */
+float tv_distance(tv_metric metric, const float *a, const float *b, size_t dim);
+/* Name of the kernel set in use: "avx512", "avx2", "neon" or "scalar". */
+const char *tv_simd_name(void);
+/* "cosine" / "l2" / "dot" and back; tv_metric_parse returns TV_EINVAL for
+ * an unknown name. */
+const char *tv_metric_name(tv_metric metric);
+int tv_metric_parse(tv_metric *out, const char *name);
+
+/* ---- Records and queries -------------------------------------------- */
+
+/* One row handed to tv_store_add. All pointers are borrowed for the call. */
+typedef struct tv_record {
+	const char *id;       /* required, 1..1024 bytes of valid UTF-8 */
+	const char *text;     /* required (may be ""), valid UTF-8 */
+	const char *path;     /* source file, or NULL */
+	const char *metadata; /* a JSON object as text, or NULL for {} */
+	const float *vector;  /* dim finite floats */
+} tv_record;
+
+#define TV_QUERY_VERSION 1
+typedef struct tv_query {
+	int version;             /* TV_QUERY_VERSION */
+	const float *vector;     /* the query embedding */
+	size_t dim;              /* its dimension */
+	int k;                   /* results wanted, >= 1 */
+	const char *collection;  /* NULL means "default" */
+	const char *where;       /* SQL WHERE subset, or NULL */
+	const char *filter_json; /* TEA dict filter as a JSON object, or NULL */
+	int include_embeddings;  /* copy each result's vector into the result */
+	int exact;               /* bypass any vector index: exact search */
+	int nprobes;             /* index partitions to probe; 0 = automatic */
+	int refine_factor;       /* re-rank refine_factor * k candidates; 0 = automatic */
+} tv_query;
+#define TV_QUERY_INIT {TV_QUERY_VERSION, NULL, 0, 5, NULL, NULL, NULL, 0, 0, 0, 0}
+
+/* One search result. score = 1 - cosine distance for TEA (for other metrics
+ * 1 - distance); distance is the metric's own distance. */
+typedef struct tv_result {
+	char *id;
+	char *text;
+	char *path;     /* NULL when the row has none */
+	char *metadata; /* JSON object text, never NULL */
+	float score;
+	float distance;
+	float *vector;  /* dim floats when include_embeddings, else NULL */
+} tv_result;
+
+typedef struct tv_results {
+	size_t n;      /* number of results, best first */
+	size_t dim;    /* dimension of the vectors, if any */
+	tv_result *items;
+} tv_results;
+
+/* Releases a result set returned by tv_store_query. NULL is a no-op. */
+void tv_results_free(tv_results *r);
+
+/* ---- VectorStore ---------------------------------------------------- */
+
+typedef struct tv_store tv_store;
+
+/* Opens a vector store. type is "memory" or "lancedb"; settings is a JSON
+ * object of the TEA settings.rag keys the backend reads (for lancedb:
+ * {"lancedb_path": "~/.tea/vectors/"}), or NULL for the defaults.
+ * An unknown type, or one not compiled into this build, is TV_EUNSUPPORTED
+ * with a message that says how to get it (tv_last_errmsg). */
+int tv_store_open(tv_store **out, const char *type, const char *settings);
+/* Closes the store and frees everything it owns. NULL is a no-op. */
+void tv_store_close(tv_store *s);
+/* The backend's type name ("memory", "lancedb"). */
+const char *tv_store_type(const tv_store *s);
+/* The message of the last failed call on s; "" if none. Valid until the
+ * next call on s. */
+const char *tv_store_errmsg(const tv_store *s);
+
+/* Upserts n rows of dimension dim into collection (NULL = "default"),
+ * creating it if needed. A row whose id exists replaces it; within the
+ * batch a repeated id keeps the last row. All rows or none: on any error
+ * the store is unchanged. *stored (may be NULL) receives n. */
+int tv_store_add(tv_store *s, const char *collection, const tv_record *rows,
+                 size_t n, size_t dim, size_t *stored);
+
+/* The k nearest rows of q->collection to q->vector that pass the filters,
+ * best first. An unknown collection gives an empty result set. */
+int tv_store_query(tv_store *s, const tv_query *q, tv_results **out);
+
+/* Deletes the rows with these ids; ids not present are ignored.
+ * *deleted (may be NULL) receives how many rows went. */
+int tv_store_delete(tv_store *s, const char *collection, const char *const *ids,
+                    size_t n, size_t *deleted);
+
+/* Number of rows in collection (0 for an unknown collection). */
+int tv_store_count(tv_store *s, const char *collection, size_t *out);
+
+/* The store's state as a JSON document (caller frees with free()). For the
+ * memory store it holds every collection; for lancedb the path and each
+ * collection's version. */
+int tv_store_get_state(tv_store *s, char **json_out);
+/* Returns the store to a state from tv_store_get_state. */
+int tv_store_restore_state(tv_store *s, const char *json);
+
+/* Names of the collections, sorted; free with tv_strings_free. */
+int tv_store_collections(tv_store *s, char ***names_out, size_t *n_out);
+void tv_strings_free(char **v, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TEAVEC_H */

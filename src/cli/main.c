@@ -1,0 +1,48 @@
+/* teavec: the command-line interface. One file per command family
+ * (cli/cmd_*.c); this file dispatches. Exit codes: 0 success, 1 runtime
+ * error, 2 usage error. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "teavec.h"
+
+static const tv_cli_command commands[] = {
+	{"version", "print the version", tv_cmd_version},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: teavec COMMAND [OPTIONS]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'teavec COMMAND --help' for a command's options.\n");
+}
+
+int tv_cmd_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("teavec %s (simd: %s)\n", tv_libversion(), tv_simd_name());
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return tv_cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "teavec: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,81 @@
+/*
+ * The VectorStore protocol (TEA's add / query / get_state / restore_state,
+ * plus delete and count) as a vtable, and what all backends share.
+ *
+ * The public tv_store_* functions (store/store.c) validate arguments once
+ * (dimensions, finite components, id length and UTF-8, metadata JSON,
+ * filters) and then call the backend, so a backend receives only valid,
+ * normalised input:
+ *   - rows[] deduplicated by id (the last occurrence of an id wins),
+ *   - each row's metadata parsed (json_t object, never NULL),
+ *   - the query's filters compiled into one tv_filter (or NULL).
+ */
+#ifndef TV_STORE_H
+#define TV_STORE_H
+
+#include <jansson.h>
+
+#include "query/filter.h"
+#include "teavec.h"
+#include "util/err.h"
+
+/* A validated row: borrowed strings, parsed metadata (borrowed). */
+typedef struct tv_row {
+	const char *id;
+	size_t id_len;
+	const char *text;
+	size_t text_len;
+	const char *path; /* may be NULL */
+	size_t path_len;
+	json_t *metadata;     /* object */
+	const char *metadata_text; /* compact JSON of metadata */
+	const float *vector;
+} tv_row;
+
+/* A validated query. */
+typedef struct tv_search {
+	const char *collection;
+	const float *vector;
+	size_t dim;
+	size_t k;
+	const tv_filter *filter; /* NULL = all rows */
+	bool include_embeddings;
+	bool exact;
+	int nprobes, refine_factor;
+} tv_search;
+
+typedef struct tv_store_methods {
+	const char *type;
+	int (*add)(tv_store *s, const char *collection, const tv_row *rows, size_t n,
+	           size_t dim);
+	int (*query)(tv_store *s, const tv_search *q, tv_results *out);
+	int (*remove)(tv_store *s, const char *collection, const char *const *ids, size_t n,
+	              size_t *deleted);
+	int (*count)(tv_store *s, const char *collection, size_t *out);
+	int (*get_state)(tv_store *s, json_t **out);
+	int (*restore_state)(tv_store *s, const json_t *state);
+	int (*collections)(tv_store *s, char ***names, size_t *n);
+	void (*free)(tv_store *s);
+} tv_store_methods;
+
+struct tv_store {
+	const tv_store_methods *m;
+	tv_err err;
+};
+
+/* Backend constructors. settings is the settings.rag object (may be NULL). */
+int tv_store_memory_new(tv_store **out, const json_t *settings, tv_err *err);
+int tv_store_lancedb_new(tv_store **out, const json_t *settings, tv_err *err);
+
+/* Fills a tv_result's strings from a row (copies); vector copied when
+ * include is set. Returns TV_ENOMEM on failure. */
+int tv_result_fill(tv_result *r, const char *id, size_t id_len, const char *text,
+                   size_t text_len, const char *path, size_t path_len,
+                   const char *metadata, size_t metadata_len, const float *vector,
+                   size_t dim, bool include, float distance);
+
+/* Collection name check shared by backends: 1..128 of [A-Za-z0-9_.-],
+ * not "." or "..". */
+int tv_collection_name_check(const char *name, tv_err *err);
+
+#endif
