@@ -172,6 +172,12 @@ int tv_store_get_state(tv_store *s, char **json_out);
 /* Returns the store to a state from tv_store_get_state. */
 int tv_store_restore_state(tv_store *s, const char *json);
 
+/* Brings collection's search structures up to date: builds or extends the
+ * vector index (lancedb), compacts small fragments and cleans up old
+ * versions per the store's policy. The memory store has nothing to do.
+ * NULL collection = every collection. */
+int tv_store_optimize(tv_store *s, const char *collection);
+
 /* Names of the collections, sorted; free with tv_strings_free. */
 int tv_store_collections(tv_store *s, char ***names_out, size_t *n_out);
 void tv_strings_free(char **v, size_t n);

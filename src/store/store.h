@@ -55,6 +55,7 @@ typedef struct tv_store_methods {
 	int (*get_state)(tv_store *s, json_t **out);
 	int (*restore_state)(tv_store *s, const json_t *state);
 	int (*collections)(tv_store *s, char ***names, size_t *n);
+	int (*optimize)(tv_store *s, const char *collection); /* may be NULL */
 	void (*free)(tv_store *s);
 } tv_store_methods;
 
