@@ -15,5 +15,13 @@ typedef struct tv_cli_command {
 #define TV_EXIT_USAGE 2
 
 int tv_cmd_version(int argc, char **argv);
+int tv_cmd_store(int argc, char **argv);
+int tv_cmd_query(int argc, char **argv);
+int tv_cmd_run(int argc, char **argv);
+
+#include <jansson.h>
+/* settings.rag from --db / --embedder / --model (db NULL: $TEAVEC_DB or
+ * ~/.tea/vectors/; "memory": the memory store). New reference. */
+json_t *tv_cli_settings(const char *db, const char *embedder, const char *model);
 
 #endif

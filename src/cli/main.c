@@ -8,6 +8,9 @@
 #include "teavec.h"
 
 static const tv_cli_command commands[] = {
+	{"store", "run vector.store with JSON parameters", tv_cmd_store},
+	{"query", "run vector.query with JSON parameters", tv_cmd_query},
+	{"run", "run a YAML agent", tv_cmd_run},
 	{"version", "print the version", tv_cmd_version},
 };
 

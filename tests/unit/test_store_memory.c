@@ -1,0 +1,444 @@
+/* The memory VectorStore through the public API: TEA semantics of add /
+ * query / delete / count / get_state / restore_state, bad input rejected
+ * whole, dict filters. Expected results come from a brute-force reference
+ * computed here in double precision. */
+#include <float.h>
+#include <stdint.h>
+
+#include "teavec.h"
+#include "tv_test.h"
+
+#define DIM 16
+
+static uint64_t rng_state = 42;
+static float frand(void)
+{
+	rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (float)((rng_state >> 40) & 0xFFFFFF) / (float)0x1000000 * 2.0f - 1.0f;
+}
+
+static void rand_vec(float *v, size_t d)
+{
+	for (size_t i = 0; i < d; i++)
+		v[i] = frand();
+}
+
+static double ref_cos_dist(const float *a, const float *b, size_t d)
+{
+	double ab = 0, aa = 0, bb = 0;
+	for (size_t i = 0; i < d; i++) {
+		ab += (double)a[i] * b[i];
+		aa += (double)a[i] * a[i];
+		bb += (double)b[i] * b[i];
+	}
+	if (aa == 0 || bb == 0)
+		return 1.0;
+	return 1.0 - ab / (sqrt(aa) * sqrt(bb));
+}
+
+static tv_store *open_mem(void)
+{
+	tv_store *s = NULL;
+	int rc = tv_store_open(&s, "memory", NULL);
+	if (rc)
+		fprintf(stderr, "open: %s\n", tv_last_errmsg());
+	return s;
+}
+
+/* Adds n rows "id<i>" with random vectors (kept in vecs) and metadata
+ * {"n": i, "even": bool, "tag": "t<i%3>"}. */
+static int add_rows(tv_store *s, const char *coll, size_t n, float *vecs)
+{
+	tv_record *r = calloc(n, sizeof *r);
+	char (*ids)[32] = calloc(n, 32), (*meta)[96] = calloc(n, 96);
+	size_t stored = 0;
+	int rc;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(ids[i], 32, "id%zu", i);
+		snprintf(meta[i], 96, "{\"n\": %zu, \"even\": %s, \"tag\": \"t%zu\"}", i,
+		         i % 2 ? "false" : "true", i % 3);
+		rand_vec(vecs + i * DIM, DIM);
+		r[i].id = ids[i];
+		r[i].text = ids[i];
+		r[i].path = i % 2 ? "odd.txt" : NULL;
+		r[i].metadata = meta[i];
+		r[i].vector = vecs + i * DIM;
+	}
+	rc = tv_store_add(s, coll, r, n, DIM, &stored);
+	if (!rc && stored != n)
+		rc = -100;
+	free(r);
+	free(ids);
+	free(meta);
+	return rc;
+}
+
+static tv_results *query(tv_store *s, const char *coll, const float *q, int k,
+                         const char *filter_json)
+{
+	tv_query qq = TV_QUERY_INIT;
+	tv_results *res = NULL;
+	qq.vector = q;
+	qq.dim = DIM;
+	qq.k = k;
+	qq.collection = coll;
+	qq.filter_json = filter_json;
+	if (tv_store_query(s, &qq, &res))
+		fprintf(stderr, "query: %s\n", tv_store_errmsg(s));
+	return res;
+}
+
+static void test_query_returns_nearest_first_with_tea_score(void)
+{
+	enum { N = 500 };
+	float *vecs = malloc(N * DIM * sizeof *vecs), q[DIM];
+	double best[N];
+	tv_store *s = open_mem();
+	tv_results *res;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "docs", N, vecs) == 0);
+	rand_vec(q, DIM);
+	for (size_t i = 0; i < N; i++)
+		best[i] = ref_cos_dist(q, vecs + i * DIM, DIM);
+	res = query(s, "docs", q, 10, NULL);
+	REQUIRE(res && res->n == 10);
+	for (size_t i = 0; i < res->n; i++) {
+		int idx = atoi(res->items[i].id + 2);
+		size_t better = 0;
+		for (size_t j = 0; j < N; j++)
+			if (best[j] < best[idx] - 1e-6)
+				better++;
+		CHECK_MSG(better <= i, "result %zu (%s) has %zu strictly better rows", i,
+		          res->items[i].id, better);
+		CHECK_NEAR(res->items[i].score, 1.0 - best[idx], 1e-5);
+		CHECK_NEAR(res->items[i].distance, best[idx], 1e-5);
+		if (i)
+			CHECK(res->items[i].score <= res->items[i - 1].score);
+		CHECK(res->items[i].vector == NULL);
+		CHECK_EQ_STR(res->items[i].text, res->items[i].id);
+	}
+	tv_results_free(res);
+	tv_store_close(s);
+	free(vecs);
+}
+
+static void test_upsert_replaces_row_and_last_duplicate_in_batch_wins(void)
+{
+	float v1[DIM], v2[DIM], v3[DIM];
+	tv_record r[3] = {{"a", "first", NULL, "{\"v\":1}", v1},
+	                  {"b", "bee", NULL, NULL, v2},
+	                  {"a", "second", "p.md", "{\"v\":2}", v3}};
+	tv_store *s = open_mem();
+	tv_results *res;
+	size_t n = 0;
+	REQUIRE(s);
+	rand_vec(v1, DIM);
+	rand_vec(v2, DIM);
+	rand_vec(v3, DIM);
+	CHECK_EQ_INT(tv_store_add(s, NULL, r, 3, DIM, &n), 0);
+	CHECK_EQ_INT(n, 3);
+	tv_store_count(s, NULL, &n);
+	CHECK_EQ_INT(n, 2);
+	res = query(s, NULL, v3, 1, NULL);
+	REQUIRE(res && res->n == 1);
+	CHECK_EQ_STR(res->items[0].id, "a");
+	CHECK_EQ_STR(res->items[0].text, "second");
+	CHECK_EQ_STR(res->items[0].path, "p.md");
+	CHECK_EQ_STR(res->items[0].metadata, "{\"v\":2}");
+	CHECK_NEAR(res->items[0].score, 1.0, 1e-6);
+	tv_results_free(res);
+	/* re-use id "b" in a later batch: replaced, not duplicated */
+	r[1].text = "bee2";
+	CHECK_EQ_INT(tv_store_add(s, NULL, &r[1], 1, DIM, NULL), 0);
+	tv_store_count(s, NULL, &n);
+	CHECK_EQ_INT(n, 2);
+	res = query(s, NULL, v2, 1, NULL);
+	REQUIRE(res && res->n == 1);
+	CHECK_EQ_STR(res->items[0].text, "bee2");
+	tv_results_free(res);
+	tv_store_close(s);
+}
+
+static void expect_rejected(tv_store *s, tv_record *r, size_t n, size_t dim, const char *needle)
+{
+	size_t before = 0, after = 0;
+	int rc;
+	tv_store_count(s, "c", &before);
+	rc = tv_store_add(s, "c", r, n, dim, NULL);
+	CHECK_EQ_INT(rc, TV_EINVAL);
+	CHECK_MSG(strstr(tv_store_errmsg(s), needle) != NULL, "message '%s' lacks '%s'",
+	          tv_store_errmsg(s), needle);
+	tv_store_count(s, "c", &after);
+	CHECK_EQ_INT(after, before);
+}
+
+static void test_bad_rows_rejected_whole_with_field_and_index(void)
+{
+	float good[3][DIM], bad[DIM], small[4];
+	char longid[1100];
+	tv_store *s = open_mem();
+	tv_record r[3];
+	REQUIRE(s);
+	for (int i = 0; i < 3; i++)
+		rand_vec(good[i], DIM);
+	rand_vec(bad, DIM);
+	r[0] = (tv_record){"x0", "t", NULL, NULL, good[0]};
+	r[1] = (tv_record){"x1", "t", NULL, NULL, good[1]};
+	r[2] = (tv_record){"x2", "t", NULL, NULL, bad};
+	bad[7] = NAN;
+	expect_rejected(s, r, 3, DIM, "rows[2].vector[7] is NaN");
+	bad[7] = INFINITY;
+	expect_rejected(s, r, 3, DIM, "rows[2].vector[7] is infinite");
+	bad[7] = 0.5f;
+	r[1].id = "";
+	expect_rejected(s, r, 3, DIM, "rows[1].id: empty");
+	memset(longid, 'a', sizeof longid - 1);
+	longid[sizeof longid - 1] = 0;
+	r[1].id = longid;
+	expect_rejected(s, r, 3, DIM, "rows[1].id");
+	r[1].id = "bad\xff";
+	expect_rejected(s, r, 3, DIM, "rows[1].id: invalid UTF-8 at byte 3");
+	r[1].id = "x1";
+	r[0].text = "\xc3\x28";
+	expect_rejected(s, r, 3, DIM, "rows[0].text: invalid UTF-8");
+	r[0].text = "t";
+	r[2].metadata = "[1,2]";
+	expect_rejected(s, r, 3, DIM, "rows[2].metadata: expected a JSON object");
+	r[2].metadata = "{\"a\":";
+	expect_rejected(s, r, 3, DIM, "rows[2].metadata: invalid JSON");
+	r[2].metadata = NULL;
+	r[0].text = NULL;
+	expect_rejected(s, r, 3, DIM, "rows[0].text: missing");
+	r[0].text = "t";
+	/* valid now; then a dimension mismatch against the collection */
+	CHECK_EQ_INT(tv_store_add(s, "c", r, 3, DIM, NULL), 0);
+	rand_vec(small, 4);
+	r[0].vector = small;
+	expect_rejected(s, r, 1, 4, "dimension 4 does not match collection 'c' (dimension 16)");
+	expect_rejected(s, r, 1, 0, "dimension must be");
+	tv_store_close(s);
+}
+
+static void test_query_argument_errors(void)
+{
+	float v[DIM];
+	tv_store *s = open_mem();
+	tv_query q = TV_QUERY_INIT;
+	tv_results *res = NULL;
+	REQUIRE(s);
+	rand_vec(v, DIM);
+	q.vector = v;
+	q.dim = DIM;
+	q.k = 0;
+	CHECK_EQ_INT(tv_store_query(s, &q, &res), TV_EINVAL);
+	CHECK(strstr(tv_store_errmsg(s), "k must be") != NULL);
+	q.k = -3;
+	CHECK_EQ_INT(tv_store_query(s, &q, &res), TV_EINVAL);
+	q.k = 3;
+	v[0] = NAN;
+	CHECK_EQ_INT(tv_store_query(s, &q, &res), TV_EINVAL);
+	CHECK(strstr(tv_store_errmsg(s), "query[0].vector[0] is NaN") != NULL);
+	v[0] = 1;
+	q.collection = "bad/name";
+	CHECK_EQ_INT(tv_store_query(s, &q, &res), TV_EINVAL);
+	q.collection = "unknown";
+	CHECK_EQ_INT(tv_store_query(s, &q, &res), 0);
+	REQUIRE(res);
+	CHECK_EQ_INT(res->n, 0);
+	tv_results_free(res);
+	tv_store_close(s);
+}
+
+static void test_collections_are_isolated(void)
+{
+	float va[10 * DIM], vb[10 * DIM];
+	tv_store *s = open_mem();
+	tv_results *res;
+	char **names;
+	size_t n;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "a", 10, va) == 0);
+	REQUIRE(add_rows(s, "b", 5, vb) == 0);
+	tv_store_count(s, "a", &n);
+	CHECK_EQ_INT(n, 10);
+	tv_store_count(s, "b", &n);
+	CHECK_EQ_INT(n, 5);
+	res = query(s, "b", va + 7 * DIM, 20, NULL);
+	REQUIRE(res);
+	CHECK_EQ_INT(res->n, 5);
+	tv_results_free(res);
+	CHECK_EQ_INT(tv_store_collections(s, &names, &n), 0);
+	CHECK_EQ_INT(n, 2);
+	if (n == 2) {
+		CHECK_EQ_STR(names[0], "a");
+		CHECK_EQ_STR(names[1], "b");
+	}
+	tv_strings_free(names, n);
+	tv_store_close(s);
+}
+
+static void test_delete_removes_rows_and_keeps_others_findable(void)
+{
+	enum { N = 50 };
+	float vecs[N * DIM];
+	const char *del[] = {"id3", "id0", "missing", "id49"};
+	tv_store *s = open_mem();
+	size_t gone = 0, n = 0;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "d", N, vecs) == 0);
+	CHECK_EQ_INT(tv_store_delete(s, "d", del, 4, &gone), 0);
+	CHECK_EQ_INT(gone, 3);
+	tv_store_count(s, "d", &n);
+	CHECK_EQ_INT(n, N - 3);
+	for (size_t i = 0; i < N; i++) {
+		tv_results *res = query(s, "d", vecs + i * DIM, 1, NULL);
+		char want[16];
+		snprintf(want, sizeof want, "id%zu", i);
+		REQUIRE(res && res->n == 1);
+		if (i == 3 || i == 0 || i == 49)
+			CHECK(strcmp(res->items[0].id, want) != 0);
+		else
+			CHECK_EQ_STR(res->items[0].id, want);
+		tv_results_free(res);
+	}
+	tv_store_close(s);
+}
+
+static size_t count_matches(tv_store *s, const char *filter)
+{
+	float q[DIM] = {1};
+	tv_results *res = query(s, "f", q, 1000, filter);
+	size_t n = res ? res->n : (size_t)-1;
+	tv_results_free(res);
+	return n;
+}
+
+static void test_dict_filters_on_metadata(void)
+{
+	enum { N = 30 };
+	float vecs[N * DIM];
+	tv_store *s = open_mem();
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "f", N, vecs) == 0);
+	CHECK_EQ_INT(count_matches(s, "{\"tag\": \"t1\"}"), 10);
+	CHECK_EQ_INT(count_matches(s, "{\"even\": true}"), 15);
+	CHECK_EQ_INT(count_matches(s, "{\"n_gt\": 20}"), 9);
+	CHECK_EQ_INT(count_matches(s, "{\"n_gte\": 20}"), 10);
+	CHECK_EQ_INT(count_matches(s, "{\"n_lt\": 5}"), 5);
+	CHECK_EQ_INT(count_matches(s, "{\"n_lte\": 5}"), 6);
+	CHECK_EQ_INT(count_matches(s, "{\"n_ne\": 5}"), 29);
+	CHECK_EQ_INT(count_matches(s, "{\"tag_in\": [\"t0\", \"t2\"]}"), 20);
+	CHECK_EQ_INT(count_matches(s, "{\"tag_in\": [\"t0\"], \"n_lt\": 10}"), 4);
+	CHECK_EQ_INT(count_matches(s, "{\"missing\": 1}"), 0);
+	CHECK_EQ_INT(count_matches(s, "{}"), N);
+	tv_store_close(s);
+}
+
+static void test_state_round_trip_reproduces_queries_exactly(void)
+{
+	enum { N = 200 };
+	float *vecs = malloc(N * DIM * sizeof *vecs), q[DIM];
+	tv_store *s = open_mem(), *t = open_mem();
+	char *state = NULL, *state2 = NULL;
+	REQUIRE(s && t);
+	REQUIRE(add_rows(s, "x", N, vecs) == 0);
+	REQUIRE(add_rows(s, "y", 7, vecs) == 0);
+	CHECK_EQ_INT(tv_store_get_state(s, &state), 0);
+	REQUIRE(state);
+	CHECK_EQ_INT(tv_store_restore_state(t, state), 0);
+	CHECK_EQ_INT(tv_store_get_state(t, &state2), 0);
+	REQUIRE(state2);
+	for (int round = 0; round < 20; round++) {
+		tv_results *a, *b;
+		rand_vec(q, DIM);
+		a = query(s, "x", q, 10, round % 2 ? "{\"even\": false}" : NULL);
+		b = query(t, "x", q, 10, round % 2 ? "{\"even\": false}" : NULL);
+		REQUIRE(a && b && a->n == b->n);
+		for (size_t i = 0; i < a->n; i++) {
+			CHECK_EQ_STR(a->items[i].id, b->items[i].id);
+			CHECK_EQ_STR(a->items[i].metadata, b->items[i].metadata);
+			CHECK(memcmp(&a->items[i].score, &b->items[i].score, sizeof(float)) == 0);
+		}
+		tv_results_free(a);
+		tv_results_free(b);
+	}
+	free(state);
+	free(state2);
+	tv_store_close(s);
+	tv_store_close(t);
+	free(vecs);
+}
+
+static void test_bad_state_leaves_store_unchanged(void)
+{
+	float vecs[5 * DIM];
+	tv_store *s = open_mem();
+	size_t n = 0;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "keep", 5, vecs) == 0);
+	CHECK_EQ_INT(tv_store_restore_state(s, "{\"collections\": {\"z\": {\"dim\": 2, "
+	                                       "\"ids\": [\"a\"], \"texts\": [\"t\"], "
+	                                       "\"embeddings\": [[1]]}}}"),
+	             TV_EINVAL);
+	CHECK(strstr(tv_store_errmsg(s), "collections.z.embeddings[0]") != NULL);
+	CHECK_EQ_INT(tv_store_restore_state(s, "{\"collections\": {\"z\": {\"dim\": 1, "
+	                                       "\"ids\": [\"a\"], \"texts\": [\"t\"], "
+	                                       "\"embeddings\": [[1e999]]}}}"),
+	             TV_EINVAL);
+	CHECK_EQ_INT(tv_store_restore_state(s, "not json"), TV_EINVAL);
+	CHECK_EQ_INT(tv_store_restore_state(s, "{\"type\": \"lancedb\", \"collections\": {}}"),
+	             TV_EINVAL);
+	tv_store_count(s, "keep", &n);
+	CHECK_EQ_INT(n, 5);
+	tv_store_close(s);
+}
+
+static void test_include_embeddings_returns_stored_vector(void)
+{
+	float vecs[3 * DIM];
+	tv_store *s = open_mem();
+	tv_query q = TV_QUERY_INIT;
+	tv_results *res = NULL;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "e", 3, vecs) == 0);
+	q.vector = vecs + DIM;
+	q.dim = DIM;
+	q.k = 1;
+	q.collection = "e";
+	q.include_embeddings = 1;
+	CHECK_EQ_INT(tv_store_query(s, &q, &res), 0);
+	REQUIRE(res && res->n == 1 && res->items[0].vector);
+	CHECK(memcmp(res->items[0].vector, vecs + DIM, DIM * sizeof(float)) == 0);
+	tv_results_free(res);
+	tv_store_close(s);
+}
+
+static void test_factory_names_unknown_backend(void)
+{
+	tv_store *s = NULL;
+	CHECK_EQ_INT(tv_store_open(&s, "redis", NULL), TV_EUNSUPPORTED);
+	CHECK(s == NULL);
+	CHECK(strstr(tv_last_errmsg(), "unknown vector_store 'redis'") != NULL);
+	CHECK_EQ_INT(tv_store_open(&s, "memory", "{bad"), TV_EINVAL);
+	CHECK_EQ_INT(tv_store_open(&s, "memory", "{\"metric\": \"hamming\"}"), TV_EINVAL);
+	CHECK(strstr(tv_last_errmsg(), "hamming") != NULL);
+	CHECK_EQ_STR(tv_errstr(TV_ECORRUPT), "TV_ECORRUPT: corrupt data");
+	CHECK_EQ_STR(tv_libversion(), TV_VERSION);
+	CHECK_EQ_INT(tv_libversion_number(), TV_VERSION_NUMBER);
+}
+
+int main(void)
+{
+	TV_RUN(test_query_returns_nearest_first_with_tea_score);
+	TV_RUN(test_upsert_replaces_row_and_last_duplicate_in_batch_wins);
+	TV_RUN(test_bad_rows_rejected_whole_with_field_and_index);
+	TV_RUN(test_query_argument_errors);
+	TV_RUN(test_collections_are_isolated);
+	TV_RUN(test_delete_removes_rows_and_keeps_others_findable);
+	TV_RUN(test_dict_filters_on_metadata);
+	TV_RUN(test_state_round_trip_reproduces_queries_exactly);
+	TV_RUN(test_bad_state_leaves_store_unchanged);
+	TV_RUN(test_include_embeddings_returns_stored_vector);
+	TV_RUN(test_factory_names_unknown_backend);
+	TV_TEST_END();
+}
