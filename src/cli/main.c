@@ -24,8 +24,14 @@ static void usage(FILE *f)
 
 int tv_cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("usage: teavec version\nPrints the version and the SIMD kernels in use.\n");
+		return 0;
+	}
+	if (argc > 1) {
+		fprintf(stderr, "usage: teavec version\n");
+		return 2;
+	}
 	printf("teavec %s (simd: %s)\n", tv_libversion(), tv_simd_name());
 	return 0;
 }
