@@ -8,11 +8,11 @@
 #include "vec/vec.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
-extern const tv_kernels tv_kernels_avx2 __attribute__((weak));
-extern const tv_kernels tv_kernels_avx512 __attribute__((weak));
+extern const tv_kernels tv_kernels_avx2;
+extern const tv_kernels tv_kernels_avx512;
 #endif
 #if defined(__aarch64__)
-extern const tv_kernels tv_kernels_neon __attribute__((weak));
+extern const tv_kernels tv_kernels_neon;
 #endif
 
 const tv_kernels *tv_vec_kernels_named(const char *name)
@@ -21,17 +21,17 @@ const tv_kernels *tv_vec_kernels_named(const char *name)
 		return &tv_kernels_scalar;
 #if defined(__x86_64__) || defined(_M_X64)
 	__builtin_cpu_init();
-	if (!strcmp(name, "avx2") && &tv_kernels_avx2 && __builtin_cpu_supports("avx2") &&
+	if (!strcmp(name, "avx2") && __builtin_cpu_supports("avx2") &&
 	    __builtin_cpu_supports("fma"))
 		return &tv_kernels_avx2;
-	if (!strcmp(name, "avx512") && &tv_kernels_avx512 &&
+	if (!strcmp(name, "avx512") &&
 	    __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
 	    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
 	    __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
 		return &tv_kernels_avx512;
 #endif
 #if defined(__aarch64__)
-	if (!strcmp(name, "neon") && &tv_kernels_neon)
+	if (!strcmp(name, "neon"))
 		return &tv_kernels_neon;
 #endif
 	return NULL;
