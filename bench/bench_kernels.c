@@ -86,11 +86,11 @@ int main(int argc, char **argv)
 	q = malloc(dim * sizeof *q);
 	srand(1);
 	for (size_t i = 0; i < n * dim; i++)
-		base[i] = (float)rand() / RAND_MAX - 0.5f;
+		base[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
 	for (size_t i = 0; i < n; i++)
 		inv[i] = 1.0f / tv_vec_norm(base + i * dim, dim);
 	for (size_t i = 0; i < dim; i++)
-		q[i] = (float)rand() / RAND_MAX - 0.5f;
+		q[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
 	bytes = (double)n * dim * sizeof(float);
 	bw = membw_gbs((size_t)1 << 30);
 	if (!json)

@@ -4,29 +4,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "query/filter.h"
 #include "teavec.h"
+#include "util/err.h"
 
 #include "util/pending.h"
 #define WEAK __attribute__((weak))
-WEAK int tv_filter_parse_sql(tv_filter **out, const char *sql, tv_err *err)
-{
-	*out = NULL;
-	(void)sql;
-	return tv_err_set(err, TV_EUNSUPPORTED, "filters: not yet available");
-}
-WEAK int tv_filter_from_dict_json(tv_filter **out, const char *json, tv_err *err)
-{
-	return tv_filter_parse_sql(out, json, err);
-}
-WEAK tv_filter *tv_filter_and(tv_filter *a, tv_filter *b) { (void)b; return a; }
-WEAK void tv_filter_free(tv_filter *f) { (void)f; }
-WEAK bool tv_filter_matches(const tv_filter *f, const tv_row_view *row)
-{
-	(void)f;
-	(void)row;
-	return true;
-}
 WEAK int tv_embedder_open(tv_embedder **out, const char *settings);
 WEAK int tv_embedder_open(tv_embedder **out, const char *settings)
 {
