@@ -182,6 +182,33 @@ int tv_store_optimize(tv_store *s, const char *collection);
 int tv_store_collections(tv_store *s, char ***names_out, size_t *n_out);
 void tv_strings_free(char **v, size_t n);
 
+/* ---- Embedders ------------------------------------------------------ */
+
+typedef struct tv_embedder tv_embedder;
+
+/* Opens an embedder from TEA settings.rag keys (JSON object text, or NULL
+ * for the default): embedding_provider ("hash", the built-in default;
+ * "static", "openai" and "ollama" where built), embedding_model,
+ * embedding_dimensions, openai_base_url, ollama_base_url,
+ * embedding_model_path, openai_api_key (else $OPENAI_API_KEY).
+ * The hash embedder is lexical, not semantic: it hashes normalised word
+ * unigrams and bigrams into embedding_dimensions (default 256) signed
+ * buckets with sublinear term frequency, L2-normalised; texts sharing
+ * words are near, synonyms are not. Errors: TV_EINVAL naming the key,
+ * TV_EUNSUPPORTED for a provider not built (tv_last_errmsg). */
+int tv_embedder_open(tv_embedder **out, const char *settings);
+/* Frees the embedder. NULL is a no-op. */
+void tv_embedder_free(tv_embedder *e);
+/* Dimension of the vectors it produces. */
+size_t tv_embedder_dim(const tv_embedder *e);
+/* A string naming provider, model and dimension ("hash:v1:256"), stored by
+ * the indexer to notice an embedder change. Valid while e lives. */
+const char *tv_embedder_id(const tv_embedder *e);
+/* Embeds n texts into out (n * dim floats, row-major). All or nothing. */
+int tv_embedder_embed(tv_embedder *e, const char *const *texts, size_t n, float *out);
+/* Message of the last failed call on e; "" if none. */
+const char *tv_embedder_errmsg(const tv_embedder *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,6 @@
 
 #include "rag/rag.h"
 #include "teavec.h"
-#include "util/pending.h" /* TEMPORARY */
 
 struct tv_rag {
 	json_t *settings;      /* settings.rag (owned copy) */
