@@ -106,7 +106,8 @@ static int load_page(tv_datafile *df, rpage *rp, Lance__File__V2__ColumnMetadata
 	rp->enc_len = p->encoding->direct->encoding.len;
 	if (!(rp->enc_bytes = malloc(rp->enc_len ? rp->enc_len : 1)))
 		return TV_ENOMEM_SET(err, "pages");
-	memcpy(rp->enc_bytes, p->encoding->direct->encoding.data, rp->enc_len);
+	if (rp->enc_len)
+		memcpy(rp->enc_bytes, p->encoding->direct->encoding.data, rp->enc_len);
 	return 0;
 }
 
