@@ -1,11 +1,315 @@
-/* The persistent `lancedb` VectorStore over Lance tables (table/).
- * Placeholder until the table engine lands: reports that clearly. */
+/*
+ * The persistent `lancedb` VectorStore: a database root (a local directory;
+ * object storage to come) holding one Lance table "<collection>.lance" per
+ * collection (table/). Every operation first brings its collection to the
+ * newest committed version (one directory listing), so several processes
+ * see each other's commits.
+ *
+ * Search here is exact (all fragments, memory-mapped, SIMD kernels); the
+ * IVF_PQ index comes with its own issue. Reads never create the root.
+ */
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "store/store.h"
+#include "table/table.h"
+#include "util/common.h"
+
+typedef struct ldb_coll {
+	char *name;
+	tv_table *t;
+} ldb_coll;
+
+typedef struct ldb_store {
+	tv_store base;
+	char *root;
+	tv_io *io;
+	tv_metric metric;
+	ldb_coll *colls;
+	size_t ncolls;
+} ldb_store;
+
+static char *table_dir(const char *coll) { return tv_sprintf("%s.lance", coll); }
+
+/* The collection's table at its newest version; NULL (rc 0) if absent. */
+static int get_table(ldb_store *s, const char *name, tv_table **out)
+{
+	uint64_t *vs = NULL;
+	size_t nv = 0, i;
+	char *dir;
+	int rc;
+	*out = NULL;
+	for (i = 0; i < s->ncolls && strcmp(s->colls[i].name, name); i++)
+		;
+	if (!(dir = table_dir(name)))
+		return TV_ENOMEM_SET(&s->base.err, "collection");
+	rc = tv_table_versions(s->io, dir, &vs, &nv, &s->base.err);
+	if (!rc && nv == 0) {
+		free(dir);
+		free(vs);
+		return 0;
+	}
+	if (!rc && i < s->ncolls && tv_table_version(s->colls[i].t) == vs[nv - 1]) {
+		*out = s->colls[i].t;
+	} else if (!rc) {
+		tv_table *t;
+		if (!(rc = tv_table_open(&t, s->io, dir, 0, &s->base.err))) {
+			if (i < s->ncolls) {
+				tv_table_close(s->colls[i].t);
+				s->colls[i].t = t;
+			} else {
+				ldb_coll *v = tv_reallocarray(s->colls, s->ncolls + 1, sizeof *v);
+				char *nm = tv_strdup(name);
+				if (!v || !nm) {
+					free(nm);
+					if (v)
+						s->colls = v;
+					tv_table_close(t);
+					rc = TV_ENOMEM_SET(&s->base.err, "collections");
+				} else {
+					s->colls = v;
+					s->colls[s->ncolls].name = nm;
+					s->colls[s->ncolls++].t = t;
+				}
+			}
+			if (!rc)
+				*out = t;
+		}
+	}
+	free(vs);
+	free(dir);
+	return rc;
+}
+
+static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n, size_t dim)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	char *dir;
+	int rc;
+	if ((rc = get_table(s, coll, &t)))
+		return rc;
+	if (t) {
+		if (tv_table_dim(t) != dim)
+			return tv_err_set(&st->err, TV_EINVAL,
+			                  "rows[0].vector: dimension %zu does not match collection '%s' "
+			                  "(dimension %u)",
+			                  dim, coll, tv_table_dim(t));
+		return tv_table_upsert(t, rows, n, &st->err);
+	}
+	if (!(dir = table_dir(coll)))
+		return TV_ENOMEM_SET(&st->err, "collection");
+	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
+	free(dir);
+	if (!rc)
+		tv_table_close(t); /* get_table caches it on next use */
+	return rc;
+}
+
+static int ldb_query(tv_store *st, const tv_search *q, tv_results *out)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	uint64_t *addrs = NULL;
+	float *dists = NULL;
+	size_t n = 0;
+	int rc;
+	if ((rc = get_table(s, q->collection, &t)) || !t)
+		return rc;
+	if (tv_table_dim(t) != q->dim)
+		return tv_err_set(&st->err, TV_EINVAL,
+		                  "query vector dimension %zu does not match collection '%s' "
+		                  "(dimension %u)",
+		                  q->dim, q->collection, tv_table_dim(t));
+	if ((rc = tv_table_search(t, q->vector, s->metric, q->k, q->filter, &addrs, &dists, &n,
+	                          &st->err)))
+		return rc;
+	out->dim = q->dim;
+	if (n && !(out->items = calloc(n, sizeof *out->items)))
+		rc = TV_ENOMEM_SET(&st->err, "results");
+	for (size_t i = 0; !rc && i < n; i++) {
+		tv_table_row r;
+		if ((rc = tv_table_row_at(t, addrs[i], &r, &st->err)))
+			break;
+		out->n++;
+		if (tv_result_fill(&out->items[i], r.v.id, r.v.id_len, r.v.text, r.v.text_len, r.v.path,
+		                   r.v.path_len, r.v.metadata, r.v.metadata_len, r.vector, q->dim,
+		                   q->include_embeddings, dists[i]))
+			rc = TV_ENOMEM_SET(&st->err, "results");
+	}
+	free(addrs);
+	free(dists);
+	return rc;
+}
+
+static int ldb_remove(tv_store *st, const char *coll, const char *const *ids, size_t n,
+                      size_t *deleted)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	int rc;
+	if (deleted)
+		*deleted = 0;
+	if ((rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	return tv_table_delete_ids(t, ids, n, deleted, &st->err);
+}
+
+static int ldb_count(tv_store *st, const char *coll, size_t *out)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	int rc;
+	*out = 0;
+	if ((rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	*out = (size_t)tv_table_rows(t);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int ldb_collections(tv_store *st, char ***names, size_t *n)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_io_entry *e = NULL;
+	size_t ne = 0, k = 0;
+	char **v;
+	int rc = tv_io_list(s->io, "", &e, &ne, &st->err);
+	if (rc)
+		return rc;
+	if (!(v = calloc(ne ? ne : 1, sizeof *v))) {
+		tv_io_entries_free(e, ne);
+		return TV_ENOMEM_SET(&st->err, "collections");
+	}
+	for (size_t i = 0; i < ne; i++) {
+		size_t len = strlen(e[i].name);
+		if (e[i].is_dir && len > 6 && !strcmp(e[i].name + len - 6, ".lance"))
+			v[k++] = tv_strndup(e[i].name, len - 6);
+	}
+	tv_io_entries_free(e, ne);
+	qsort(v, k, sizeof *v, cmp_str);
+	*names = v;
+	*n = k;
+	return 0;
+}
+
+/* {"type": "lancedb", "path": ROOT, "collections": {NAME: VERSION}} */
+static int ldb_get_state(tv_store *st, json_t **out)
+{
+	ldb_store *s = (ldb_store *)st;
+	char **names = NULL;
+	size_t n = 0;
+	json_t *colls = json_object();
+	int rc = ldb_collections(st, &names, &n);
+	for (size_t i = 0; !rc && i < n; i++) {
+		tv_table *t;
+		if (!(rc = get_table(s, names[i], &t)) && t)
+			json_object_set_new(colls, names[i], json_integer((json_int_t)tv_table_version(t)));
+	}
+	tv_strings_free(names, n);
+	if (rc) {
+		json_decref(colls);
+		return rc;
+	}
+	*out = json_pack("{s:s,s:s,s:o}", "type", "lancedb", "path", s->root, "collections", colls);
+	return 0;
+}
+
+static int ldb_restore_state(tv_store *st, const json_t *state)
+{
+	ldb_store *s = (ldb_store *)st;
+	const json_t *colls = json_object_get(state, "collections"), *v;
+	const char *name;
+	int rc;
+	if (!json_is_object(colls))
+		return tv_err_set(&st->err, TV_EINVAL, "state: 'collections' must be an object");
+	json_object_foreach((json_t *)colls, name, v) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1)
+			return tv_err_set(&st->err, TV_EINVAL,
+			                  "state: collections.%s: expected a version number", name);
+		if ((rc = tv_collection_name_check(name, &st->err)))
+			return rc;
+	}
+	json_object_foreach((json_t *)colls, name, v) {
+		tv_table *t;
+		if ((rc = get_table(s, name, &t)))
+			return rc;
+		if (!t)
+			return tv_err_set(&st->err, TV_ENOTFOUND, "state: collection '%s' does not exist",
+			                  name);
+		if (tv_table_version(t) != (uint64_t)json_integer_value(v) &&
+		    (rc = tv_table_restore(t, (uint64_t)json_integer_value(v), &st->err)))
+			return rc;
+	}
+	return 0;
+}
+
+static void ldb_free(tv_store *st)
+{
+	ldb_store *s = (ldb_store *)st;
+	for (size_t i = 0; i < s->ncolls; i++) {
+		tv_table_close(s->colls[i].t);
+		free(s->colls[i].name);
+	}
+	free(s->colls);
+	tv_io_free(s->io);
+	free(s->root);
+	free(s);
+}
+
+static const tv_store_methods ldb_methods = {
+	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_get_state, ldb_restore_state,
+	ldb_collections, NULL, ldb_free,
+};
+
+/* ~ expanded, relative paths made absolute; URIs kept as they are. */
+static char *resolve_root(const char *p)
+{
+	const char *home = getenv("HOME");
+	char cwd[PATH_MAX];
+	if (strstr(p, "://"))
+		return tv_strdup(p);
+	if (p[0] == '~' && (p[1] == '/' || p[1] == 0))
+		return tv_sprintf("%s%s", home && *home ? home : "/", p + 1);
+	if (p[0] == '/')
+		return tv_strdup(p);
+	if (!getcwd(cwd, sizeof cwd))
+		return NULL;
+	return tv_sprintf("%s/%s", cwd, p);
+}
 
 int tv_store_lancedb_new(tv_store **out, const json_t *settings, tv_err *err)
 {
-	(void)settings;
+	const char *path = json_string_value(json_object_get(settings, "lancedb_path"));
+	const char *metric = json_string_value(json_object_get(settings, "metric"));
+	ldb_store *s;
+	int rc;
 	*out = NULL;
-	return tv_err_set(err, TV_EUNSUPPORTED,
-	                  "vector_store 'lancedb' is not available yet in this build");
+	if (!(s = calloc(1, sizeof *s)))
+		return TV_ENOMEM_SET(err, "lancedb store");
+	s->base.m = &ldb_methods;
+	if (metric && tv_metric_parse(&s->metric, metric)) {
+		free(s);
+		return tv_err_set(err, TV_EINVAL, "settings.rag.metric: '%s' is not one of cosine, l2, dot",
+		                  metric);
+	}
+	if (!(s->root = resolve_root(path && *path ? path : "~/.tea/vectors/"))) {
+		free(s);
+		return TV_ENOMEM_SET(err, "lancedb_path");
+	}
+	if ((rc = tv_io_open(&s->io, s->root, err))) {
+		tv_err_prefix(err, rc, "settings.rag.lancedb_path");
+		free(s->root);
+		free(s);
+		return rc;
+	}
+	*out = &s->base;
+	return 0;
 }

@@ -1,0 +1,660 @@
+/*
+ * Writing tables: upsert, delete and create, each ONE Lance commit
+ * (LANCE-FORMAT.md section 3):
+ *
+ *   1. new immutable files under unique names: the data file of the new
+ *      rows (data/<32 hex>.lance) and, for every fragment losing rows, a
+ *      new cumulative deletion bitmap (_deletions/<frag>-<readver>-<id>.bin);
+ *   2. the transaction (_transactions/<readver>-<uuid>.txn, and inline);
+ *   3. the manifest of version N+1, created only if absent (link(2) on
+ *      local disk). Losing that race to another writer (teavec or LanceDB)
+ *      reloads the newest version and recomputes the deletions against it
+ *      (the new data file is reused), up to MAX_ATTEMPTS, else
+ *      TV_ECONFLICT. Nothing a reader can see changes before step 3.
+ *
+ * An upsert is a Lance Update operation (removed/updated/new fragments):
+ * the old rows of re-used ids disappear in the same version in which the
+ * new rows appear. Fragment ids only grow (max_fragment_id), and the index
+ * section of the previous manifest is carried over untouched.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "table/pb.h"
+#include "table/table_int.h"
+#include "util/common.h"
+
+#define MAX_ATTEMPTS 20
+/* Writer flags we can preserve: deletion files (1), deprecated v2 (4),
+ * table config (8). */
+#define WRITE_FLAGS_OK (1u | 4u | 8u)
+
+/* ---- id index --------------------------------------------------------- */
+
+static const char *addr_key(const void *ctx, size_t v, size_t *len)
+{
+	const tv_table *t = ctx;
+	const tv_frag *f = &t->frags[v >> 32];
+	const tv_strcol *s = &f->str[TV_COL_ID];
+	uint64_t off = v & 0xFFFFFFFFu;
+	*len = (size_t)(s->offsets[off + 1] - s->offsets[off]);
+	return s->data + s->offsets[off];
+}
+
+int tv_table__build_ids(tv_table *t, tv_err *err)
+{
+	int rc;
+	if (t->ids_built)
+		return 0;
+	tv_strmap_init(&t->ids, addr_key, t);
+	if (tv_strmap_reserve(&t->ids, (size_t)t->live))
+		return TV_ENOMEM_SET(err, "id index");
+	for (size_t fi = 0; fi < t->nfrags; fi++) {
+		tv_frag *f = &t->frags[fi];
+		if ((rc = tv_table__strings(t, f, TV_COL_ID, err)))
+			return rc;
+		for (uint64_t r = 0; r < f->rows; r++) {
+			size_t len;
+			const char *k;
+			if (tv_table__is_deleted(f, r) || (f->str[TV_COL_ID].valid && !f->str[TV_COL_ID].valid[r]))
+				continue;
+			k = addr_key(t, ((size_t)fi << 32) | r, &len);
+			tv_strmap_put(&t->ids, k, len, ((size_t)fi << 32) | r);
+		}
+	}
+	t->ids_built = true;
+	return 0;
+}
+
+/* ---- pieces of a commit ---------------------------------------------- */
+
+typedef struct newfile {
+	char name[64];
+	uint64_t size;
+	int32_t *fields;
+	int32_t *cols;
+	size_t nfields;
+	uint64_t rows;
+} newfile;
+
+static void newfile_free(newfile *nf)
+{
+	free(nf->fields);
+	free(nf->cols);
+	memset(nf, 0, sizeof *nf);
+}
+
+static int col_of_field(const tv_table *t, int32_t id)
+{
+	for (int c = 0; c < TV_NCOLS; c++)
+		if (t->field[c] == id)
+			return c;
+	return -1;
+}
+
+/* Writes the rows as one data file holding every top-level field of the
+ * table's schema (which must all be ours). */
+static int write_rows(tv_table *t, const Lance__Table__Manifest *m, const tv_row *rows, size_t n,
+                      newfile *nf, tv_err *err)
+{
+	tv_lance_schema s = {NULL, 0};
+	tv_col_in *cols = NULL;
+	const char **strs[TV_NCOLS] = {0};
+	size_t *lens[TV_NCOLS] = {0};
+	float *vecs = NULL;
+	tv_wfile *w = NULL;
+	unsigned char rnd[16];
+	char *path = NULL;
+	int rc = TV_ENOMEM;
+	if (!(s.fields = calloc(m->n_fields, sizeof *s.fields)) ||
+	    !(cols = calloc(m->n_fields, sizeof *cols)) ||
+	    !(nf->fields = calloc(m->n_fields, sizeof *nf->fields)) ||
+	    !(nf->cols = calloc(m->n_fields, sizeof *nf->cols)) ||
+	    !(vecs = tv_mallocarray(n, (size_t)t->dim * sizeof *vecs)))
+		goto done;
+	for (int c = 0; c < TV_COL_VEC; c++)
+		if (!(strs[c] = calloc(n, sizeof **strs)) || !(lens[c] = calloc(n, sizeof **lens)))
+			goto done;
+	for (size_t i = 0; i < n; i++) {
+		strs[TV_COL_ID][i] = rows[i].id, lens[TV_COL_ID][i] = rows[i].id_len;
+		strs[TV_COL_TEXT][i] = rows[i].text, lens[TV_COL_TEXT][i] = rows[i].text_len;
+		strs[TV_COL_PATH][i] = rows[i].path, lens[TV_COL_PATH][i] = rows[i].path_len;
+		strs[TV_COL_META][i] = rows[i].metadata_text;
+		lens[TV_COL_META][i] = strlen(rows[i].metadata_text);
+		memcpy(vecs + i * t->dim, rows[i].vector, t->dim * sizeof *vecs);
+	}
+	for (size_t i = 0; i < m->n_fields; i++) {
+		Lance__File__Field *f = m->fields[i];
+		int c;
+		if (f->parent_id != -1)
+			continue;
+		if ((c = col_of_field(t, f->id)) < 0) {
+			rc = tv_err_set(err, TV_EUNSUPPORTED,
+			                "%s: column '%s' is not one teavec writes (id, text, path, "
+			                "metadata, vector)", t->dir, f->name);
+			goto done;
+		}
+		s.fields[s.n] = (tv_lance_field){f->id, -1, f->name, f->logical_type, f->nullable,
+		                                 f->encoding};
+		cols[s.n] = c == TV_COL_VEC ? (tv_col_in){TV_COL_F32_VEC, NULL, NULL, vecs, t->dim}
+		                            : (tv_col_in){TV_COL_UTF8, strs[c], lens[c], NULL, 0};
+		nf->fields[s.n] = f->id;
+		nf->cols[s.n] = (int32_t)s.n;
+		s.n++;
+	}
+	nf->nfields = s.n;
+	nf->rows = n;
+	if ((rc = tv_random_bytes(rnd, sizeof rnd)))
+		goto done;
+	for (int i = 0; i < 16; i++)
+		snprintf(nf->name + 2 * i, 3, "%02x", rnd[i]);
+	strcat(nf->name, ".lance");
+	rc = TV_ENOMEM;
+	if (!(path = tv_sprintf("%s/data/%s", t->dir, nf->name)))
+		goto done;
+	if ((rc = tv_io_open_write(t->io, path, &w, err)))
+		goto done;
+	if ((rc = tv_datafile_write(w, &s, cols, n, &nf->size, err))) {
+		tv_wfile_abort(w);
+		goto done;
+	}
+	rc = tv_wfile_commit(w, 0, err);
+done:
+	if (rc == TV_ENOMEM)
+		TV_ENOMEM_SET(err, "new data file");
+	for (int c = 0; c < TV_NCOLS; c++) {
+		free(strs[c]);
+		free(lens[c]);
+	}
+	free(s.fields);
+	free(cols);
+	free(vecs);
+	free(path);
+	return rc;
+}
+
+/* Everything one attempt allocates, freed together. */
+typedef struct plan {
+	Lance__Table__DataFragment **frags; /* new manifest's fragment list */
+	size_t nfrags;
+	Lance__Table__DataFragment *changed; /* copies with new deletion files */
+	Lance__Table__DeletionFile *dels;
+	size_t nchanged;
+	uint64_t *removed;
+	size_t nremoved;
+	Lance__Table__DataFragment added, added_txn;
+	Lance__Table__DataFile addfile, *addfiles[1];
+	bool has_added;
+	uint64_t deleted_rows;
+} plan;
+
+static void plan_free(plan *p)
+{
+	free(p->frags);
+	free(p->changed);
+	free(p->dels);
+	free(p->removed);
+	memset(p, 0, sizeof *p);
+}
+
+static int write_deletion(tv_table *t, const tv_frag *f, roaring_bitmap_t *bm,
+                          Lance__Table__DeletionFile *d, tv_err *err)
+{
+	size_t n = roaring_bitmap_portable_size_in_bytes(bm);
+	char *buf = malloc(n ? n : 1), *path = NULL;
+	uint64_t id;
+	int rc = TV_ENOMEM;
+	lance__table__deletion_file__init(d);
+	if (!buf || (rc = tv_random_bytes(&id, sizeof id)))
+		goto done;
+	roaring_bitmap_portable_serialize(bm, buf);
+	d->has_file_type = 1;
+	d->file_type = LANCE__TABLE__DELETION_FILE__FILE_TYPE__BITMAP;
+	d->has_read_version = t->version != 0;
+	d->read_version = t->version;
+	d->has_id = 1;
+	d->id = id;
+	d->has_num_deleted_rows = 1;
+	d->num_deleted_rows = roaring_bitmap_get_cardinality(bm);
+	rc = TV_ENOMEM;
+	if (!(path = tv_sprintf("%s/_deletions/%" PRIu64 "-%" PRIu64 "-%" PRIu64 ".bin", t->dir, f->id,
+	                        t->version, id)))
+		goto done;
+	rc = tv_io_put(t->io, path, buf, n, 0, err);
+done:
+	if (rc == TV_ENOMEM)
+		TV_ENOMEM_SET(err, "deletion file");
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* Offsets to delete per fragment for these ids; *total counts them. */
+static int collect(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
+                   roaring_bitmap_t **del, uint64_t *total, tv_err *err)
+{
+	int rc = tv_table__build_ids(t, err);
+	*total = 0;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n; i++) {
+		size_t a = tv_strmap_get(&t->ids, ids[i], lens[i]), fi;
+		if (a == TV_STRMAP_NONE)
+			continue;
+		fi = a >> 32;
+		if (!del[fi] && !(del[fi] = t->frags[fi].deleted ? roaring_bitmap_copy(t->frags[fi].deleted)
+		                                                 : roaring_bitmap_create()))
+			return TV_ENOMEM_SET(err, "deletions");
+		if (!roaring_bitmap_contains(del[fi], (uint32_t)(a & 0xFFFFFFFFu))) {
+			roaring_bitmap_add(del[fi], (uint32_t)(a & 0xFFFFFFFFu));
+			(*total)++;
+		}
+	}
+	return 0;
+}
+
+static void datafile_pb(Lance__Table__DataFile *df, newfile *nf)
+{
+	lance__table__data_file__init(df);
+	df->path = nf->name;
+	df->n_fields = df->n_column_indices = nf->nfields;
+	df->fields = nf->fields;
+	df->column_indices = nf->cols;
+	df->has_file_major_version = 1;
+	df->file_major_version = 2;
+	df->has_file_size_bytes = 1;
+	df->file_size_bytes = nf->size;
+}
+
+static uint32_t next_fragment_id(const Lance__Table__Manifest *m)
+{
+	uint64_t mx = 0;
+	bool any = false;
+	if (m->has_max_fragment_id)
+		return m->max_fragment_id + 1;
+	for (size_t i = 0; i < m->n_fragments; i++, any = true)
+		mx = TV_MAX(mx, m->fragments[i]->id);
+	return any ? (uint32_t)mx + 1 : 0;
+}
+
+/* Builds the new fragment list: changed fragments get their new deletion
+ * file, emptied ones go, the new rows' fragment is added. */
+static int make_plan(tv_table *t, roaring_bitmap_t **del, newfile *nf, plan *p, tv_err *err)
+{
+	const Lance__Table__Manifest *m = t->mf.m;
+	size_t k = 0;
+	int rc;
+	p->frags = calloc(m->n_fragments + 1, sizeof *p->frags);
+	p->changed = calloc(m->n_fragments ? m->n_fragments : 1, sizeof *p->changed);
+	p->dels = calloc(m->n_fragments ? m->n_fragments : 1, sizeof *p->dels);
+	p->removed = calloc(m->n_fragments ? m->n_fragments : 1, sizeof *p->removed);
+	if (!p->frags || !p->changed || !p->dels || !p->removed)
+		return TV_ENOMEM_SET(err, "commit");
+	for (size_t i = 0; i < t->nfrags; i++) {
+		tv_frag *f = &t->frags[i];
+		if (!del[i]) {
+			p->frags[k++] = f->pb;
+			continue;
+		}
+		if (roaring_bitmap_get_cardinality(del[i]) >= f->rows) {
+			p->removed[p->nremoved++] = f->id;
+			continue;
+		}
+		if ((rc = write_deletion(t, f, del[i], &p->dels[p->nchanged], err)))
+			return rc;
+		p->changed[p->nchanged] = *f->pb;
+		p->changed[p->nchanged].deletion_file = &p->dels[p->nchanged];
+		p->frags[k++] = &p->changed[p->nchanged++];
+	}
+	if (nf && nf->rows) {
+		datafile_pb(&p->addfile, nf);
+		p->addfiles[0] = &p->addfile;
+		lance__table__data_fragment__init(&p->added);
+		p->added.n_files = 1;
+		p->added.files = p->addfiles;
+		p->added.has_physical_rows = 1;
+		p->added.physical_rows = nf->rows;
+		p->added_txn = p->added; /* in the transaction the id is left 0 */
+		p->added.has_id = 1;
+		p->added.id = next_fragment_id(m);
+		p->frags[k++] = &p->added;
+		p->has_added = true;
+	}
+	p->nfrags = k;
+	return 0;
+}
+
+static uint64_t flags_for(plan *p, const Lance__Table__Manifest *m, bool writer)
+{
+	uint64_t f = 0;
+	for (size_t i = 0; i < p->nfrags; i++)
+		if (p->frags[i]->deletion_file)
+			f |= 1;
+	if (writer && m->n_config)
+		f |= 8;
+	return f;
+}
+
+/* Transaction + manifest of version N+1; TV_EEXISTS if we lost the race. */
+static int publish(tv_table *t, plan *p, Lance__Table__Transaction *txn, tv_err *err)
+{
+	Lance__Table__Manifest nm = *t->mf.m;
+	Lance__Table__Timestamp ts = LANCE__TABLE__TIMESTAMP__INIT;
+	Lance__Table__WriterVersion wv = LANCE__TABLE__WRITER_VERSION__INIT;
+	Lance__Table__DataStorageFormat fmt = LANCE__TABLE__DATA_STORAGE_FORMAT__INIT;
+	char uuid[37], txname[96], *path = NULL, *mpath = NULL;
+	uint8_t *tb = NULL;
+	size_t tl;
+	int64_t now = tv_time_ns();
+	int rc;
+	if ((rc = tv_uuid4(uuid)))
+		return tv_err_set(err, rc, "no randomness for a transaction id");
+	txn->has_read_version = t->version != 0;
+	txn->read_version = t->version;
+	txn->uuid = uuid;
+	snprintf(txname, sizeof txname, "%" PRIu64 "-%s.txn", t->version, uuid);
+	tl = lance__table__transaction__get_packed_size(txn);
+	if (!(tb = malloc(tl ? tl : 1)) || !(path = tv_sprintf("%s/_transactions/%s", t->dir, txname)) ||
+	    !(mpath = tv_manifest_path(t->dir, t->naming, t->version + 1))) {
+		rc = TV_ENOMEM_SET(err, "commit");
+		goto done;
+	}
+	lance__table__transaction__pack(txn, tb);
+	if ((rc = tv_io_put(t->io, path, tb, tl, 0, err)))
+		goto done;
+	nm.fragments = p->frags;
+	nm.n_fragments = p->nfrags;
+	nm.has_version = 1;
+	nm.version = t->version + 1;
+	ts.has_seconds = ts.has_nanos = 1;
+	ts.seconds = now / 1000000000;
+	ts.nanos = (int32_t)(now % 1000000000);
+	nm.timestamp = &ts;
+	wv.library = "teavec";
+	wv.version = TV_VERSION_STRING;
+	nm.writer_version = &wv;
+	fmt.file_format = "lance";
+	fmt.version = "2.0";
+	nm.data_format = &fmt;
+	nm.transaction_file = txname;
+	if (p->has_added || nm.has_max_fragment_id) {
+		nm.has_max_fragment_id = 1;
+		nm.max_fragment_id = p->has_added ? (uint32_t)p->added.id : nm.max_fragment_id;
+	}
+	nm.has_reader_feature_flags = nm.has_writer_feature_flags = 1;
+	nm.reader_feature_flags = flags_for(p, &nm, false);
+	nm.writer_feature_flags = flags_for(p, &nm, true);
+	rc = tv_manifest_write(t->io, mpath, &nm, txn, t->mf.index_section, t->mf.index_len, err);
+	if (!rc) {
+		/* best effort, as LanceDB: a stale hint is never trusted by readers */
+		char hint[48], *hp = tv_sprintf("%s/_versions/latest_version_hint.json", t->dir);
+		snprintf(hint, sizeof hint, "{\"version\":%" PRIu64 "}", t->version + 1);
+		if (hp)
+			tv_io_put(t->io, hp, hint, strlen(hint), 0, NULL);
+		free(hp);
+	}
+done:
+	free(tb);
+	free(path);
+	free(mpath);
+	return rc;
+}
+
+static void backoff(int attempt)
+{
+	unsigned r = 0;
+	struct timespec ts;
+	tv_random_bytes(&r, sizeof r);
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(1000000L * (1 + r % (unsigned)(2 << TV_MIN(attempt, 6))));
+	nanosleep(&ts, NULL);
+}
+
+/* The retry loop shared by upsert and delete. nf is the new rows' data
+ * file (NULL for a delete). */
+static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
+                  newfile *nf, size_t *deleted, tv_err *err)
+{
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		roaring_bitmap_t **del;
+		Lance__Table__Transaction txn = LANCE__TABLE__TRANSACTION__INIT;
+		Lance__Table__Transaction__Update up = LANCE__TABLE__TRANSACTION__UPDATE__INIT;
+		Lance__Table__Transaction__Append ap = LANCE__TABLE__TRANSACTION__APPEND__INIT;
+		Lance__Table__Transaction__Delete dl = LANCE__TABLE__TRANSACTION__DELETE__INIT;
+		Lance__Table__DataFragment *newf[1];
+		plan p;
+		uint64_t total = 0;
+		int rc;
+		memset(&p, 0, sizeof p);
+		if (attempt > 0) {
+			tv_table__unload(t);
+			if ((rc = tv_table__load(t, 0, err)))
+				return rc;
+		}
+		if (t->mf.m->writer_feature_flags & ~(uint64_t)WRITE_FLAGS_OK)
+			return tv_err_set(err, TV_EUNSUPPORTED,
+			                  "%s: table uses Lance writer features 0x%" PRIx64
+			                  " teavec cannot preserve",
+			                  t->dir, t->mf.m->writer_feature_flags);
+		if (!(del = calloc(t->nfrags ? t->nfrags : 1, sizeof *del)))
+			return TV_ENOMEM_SET(err, "commit");
+		rc = collect(t, ids, lens, n, del, &total, err);
+		if (!rc && total == 0 && !nf) {
+			*deleted = 0; /* nothing to do: no new version */
+		} else if (!rc && !(rc = make_plan(t, del, nf, &p, err))) {
+			if (p.has_added && total == 0) {
+				newf[0] = &p.added_txn;
+				ap.n_fragments = 1;
+				ap.fragments = newf;
+				txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_APPEND;
+				txn.append = &ap;
+			} else if (p.has_added) {
+				newf[0] = &p.added_txn;
+				up.n_new_fragments = 1;
+				up.new_fragments = newf;
+				up.n_removed_fragment_ids = p.nremoved;
+				up.removed_fragment_ids = p.removed;
+				up.n_updated_fragments = p.nchanged;
+				up.updated_fragments = calloc(p.nchanged ? p.nchanged : 1, sizeof(void *));
+				for (size_t i = 0; up.updated_fragments && i < p.nchanged; i++)
+					up.updated_fragments[i] = &p.changed[i];
+				txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_UPDATE;
+				txn.update = &up;
+			} else {
+				dl.n_deleted_fragment_ids = p.nremoved;
+				dl.deleted_fragment_ids = p.removed;
+				dl.n_updated_fragments = p.nchanged;
+				dl.updated_fragments = calloc(p.nchanged ? p.nchanged : 1, sizeof(void *));
+				for (size_t i = 0; dl.updated_fragments && i < p.nchanged; i++)
+					dl.updated_fragments[i] = &p.changed[i];
+				txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_DELETE;
+				txn.delete_ = &dl;
+			}
+			if (txn.operation_case == LANCE__TABLE__TRANSACTION__OPERATION_UPDATE && !up.updated_fragments)
+				rc = TV_ENOMEM_SET(err, "commit");
+			else if (txn.operation_case == LANCE__TABLE__TRANSACTION__OPERATION_DELETE && !dl.updated_fragments)
+				rc = TV_ENOMEM_SET(err, "commit");
+			else
+				rc = publish(t, &p, &txn, err);
+			free(up.updated_fragments);
+			free(dl.updated_fragments);
+			if (!rc && deleted)
+				*deleted = total;
+		}
+		for (size_t i = 0; i < t->nfrags; i++)
+			if (del[i])
+				roaring_bitmap_free(del[i]);
+		free(del);
+		plan_free(&p);
+		if (rc != TV_EEXISTS) {
+			if (rc == 0 && (total || nf)) {
+				tv_table__unload(t);
+				rc = tv_table__load(t, 0, err);
+			}
+			return rc;
+		}
+		backoff(attempt);
+	}
+	return tv_err_set(err, TV_ECONFLICT, "%s: gave up after %d commit attempts against "
+	                  "concurrent writers", t->dir, MAX_ATTEMPTS);
+}
+
+int tv_table_upsert(tv_table *t, const tv_row *rows, size_t n, tv_err *err)
+{
+	const char **ids;
+	size_t *lens;
+	newfile nf;
+	int rc;
+	memset(&nf, 0, sizeof nf);
+	if (n == 0)
+		return 0;
+	if (!(ids = calloc(n, sizeof *ids)) || !(lens = calloc(n, sizeof *lens))) {
+		free(ids);
+		return TV_ENOMEM_SET(err, "upsert");
+	}
+	for (size_t i = 0; i < n; i++) {
+		ids[i] = rows[i].id;
+		lens[i] = rows[i].id_len;
+	}
+	if (!(rc = write_rows(t, t->mf.m, rows, n, &nf, err)))
+		rc = commit(t, ids, lens, n, &nf, NULL, err);
+	newfile_free(&nf);
+	free(ids);
+	free(lens);
+	return rc;
+}
+
+int tv_table_delete_ids(tv_table *t, const char *const *ids, size_t n, size_t *deleted,
+                        tv_err *err)
+{
+	size_t *lens = calloc(n ? n : 1, sizeof *lens);
+	int rc;
+	if (!lens)
+		return TV_ENOMEM_SET(err, "delete");
+	for (size_t i = 0; i < n; i++)
+		lens[i] = strlen(ids[i]);
+	rc = commit(t, ids, lens, n, NULL, deleted, err);
+	free(lens);
+	return rc;
+}
+
+/* ---- create ----------------------------------------------------------- */
+
+static int create_v1(tv_io *io, const char *dir, const tv_row *rows, size_t n, uint32_t dim,
+                     tv_err *err)
+{
+	static const char *names[TV_NCOLS] = {"id", "text", "path", "metadata", "vector"};
+	Lance__File__Field fs[TV_NCOLS], *fp[TV_NCOLS];
+	Lance__Table__Manifest m = LANCE__TABLE__MANIFEST__INIT;
+	Lance__Table__Transaction txn = LANCE__TABLE__TRANSACTION__INIT;
+	Lance__Table__Transaction__Overwrite ow = LANCE__TABLE__TRANSACTION__OVERWRITE__INIT;
+	Lance__Table__DataFragment *newf[1];
+	tv_table t;
+	newfile nf;
+	plan p;
+	char lt[48];
+	int rc;
+	memset(&t, 0, sizeof t);
+	memset(&nf, 0, sizeof nf);
+	memset(&p, 0, sizeof p);
+	snprintf(lt, sizeof lt, "fixed_size_list:float:%u", dim);
+	for (int c = 0; c < TV_NCOLS; c++) {
+		tv_lance_field f = {c, -1, (char *)names[c], c == TV_COL_VEC ? lt : "string",
+		                    c != TV_COL_ID, c == TV_COL_VEC ? 1 : 2};
+		tv_lance__field_init(&fs[c], &f);
+		fp[c] = &fs[c];
+		t.field[c] = c;
+	}
+	m.n_fields = TV_NCOLS;
+	m.fields = fp;
+	t.io = io;
+	t.dir = (char *)dir;
+	t.dim = dim;
+	t.naming = TV_NAMING_V2;
+	t.mf.m = &m;
+	if ((rc = write_rows(&t, &m, rows, n, &nf, err)) || (rc = make_plan(&t, NULL, &nf, &p, err)))
+		goto done;
+	newf[0] = &p.added_txn;
+	ow.n_fragments = 1;
+	ow.fragments = newf;
+	ow.n_schema = TV_NCOLS;
+	ow.schema = fp;
+	txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_OVERWRITE;
+	txn.overwrite = &ow;
+	rc = publish(&t, &p, &txn, err);
+done:
+	plan_free(&p);
+	newfile_free(&nf);
+	return rc;
+}
+
+int tv_table_create(tv_table **out, tv_io *io, const char *dir, const tv_row *rows, size_t n,
+                    uint32_t dim, tv_err *err)
+{
+	int rc, created;
+	*out = NULL;
+	rc = create_v1(io, dir, rows, n, dim, err);
+	if (rc && rc != TV_EEXISTS)
+		return rc;
+	created = rc == 0;
+	if ((rc = tv_table_open(out, io, dir, 0, err)))
+		return rc;
+	if (!created) /* another writer created it first: upsert into theirs */
+		rc = tv_table_upsert(*out, rows, n, err);
+	if (rc) {
+		tv_table_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+/* ---- restore ---------------------------------------------------------- */
+
+int tv_table_restore(tv_table *t, uint64_t version, tv_err *err)
+{
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		tv_table *old = NULL;
+		Lance__Table__Transaction txn = LANCE__TABLE__TRANSACTION__INIT;
+		Lance__Table__Transaction__Restore rs = LANCE__TABLE__TRANSACTION__RESTORE__INIT;
+		plan p;
+		int rc;
+		memset(&p, 0, sizeof p);
+		if (attempt > 0) {
+			tv_table__unload(t);
+			if ((rc = tv_table__load(t, 0, err)))
+				return rc;
+		}
+		if ((rc = tv_table_open(&old, t->io, t->dir, version, err)))
+			return rc;
+		p.nfrags = old->mf.m->n_fragments;
+		p.frags = old->mf.m->fragments;
+		rs.has_version = 1;
+		rs.version = version;
+		txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_RESTORE;
+		txn.restore = &rs;
+		{
+			/* the restored content, on top of the newest version's numbering */
+			Lance__Table__Manifest *cur = t->mf.m, nm = *old->mf.m;
+			uint32_t maxid = cur->has_max_fragment_id ? cur->max_fragment_id : 0;
+			nm.has_max_fragment_id = cur->has_max_fragment_id || old->mf.m->has_max_fragment_id;
+			nm.max_fragment_id = TV_MAX(maxid, old->mf.m->max_fragment_id);
+			t->mf.m = &nm;
+			rc = publish(t, &p, &txn, err);
+			t->mf.m = cur;
+		}
+		tv_table_close(old);
+		if (rc != TV_EEXISTS) {
+			if (!rc) {
+				tv_table__unload(t);
+				rc = tv_table__load(t, 0, err);
+			}
+			return rc;
+		}
+		backoff(attempt);
+	}
+	return tv_err_set(err, TV_ECONFLICT, "%s: restore gave up after %d attempts", t->dir,
+	                  MAX_ATTEMPTS);
+}

@@ -1,0 +1,438 @@
+/*
+ * Table snapshots and reads: open a version, map columns by name in every
+ * fragment, honour deletion vectors, exact search and row access.
+ *
+ * What we refuse to read, with a message that says so: data storage
+ * versions other than 2.0, reader feature flags we do not know, tables
+ * with base paths (shallow clones), `.arrow` deletion files (not yet).
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table/table_int.h"
+#include "util/common.h"
+#include "vec/vec.h"
+
+static const char *const col_names[TV_NCOLS] = {"id", "text", "path", "metadata", "vector"};
+
+/* Reader flags we understand: deletion files (1), stable row ids (2, the
+ * ids themselves are ignored), the deprecated v2 flag (4). */
+#define READ_FLAGS_OK (1u | 2u | 4u)
+
+bool tv_table__is_deleted(const tv_frag *f, uint64_t off)
+{
+	return f->deleted && roaring_bitmap_contains(f->deleted, (uint32_t)off);
+}
+
+static int map_schema(tv_table *t, tv_err *err)
+{
+	Lance__Table__Manifest *m = t->mf.m;
+	for (int c = 0; c < TV_NCOLS; c++)
+		t->field[c] = -1;
+	for (size_t i = 0; i < m->n_fields; i++) {
+		Lance__File__Field *f = m->fields[i];
+		if (f->parent_id != -1 || !f->name)
+			continue;
+		for (int c = 0; c < TV_NCOLS; c++) {
+			if (strcmp(f->name, col_names[c]))
+				continue;
+			if (c == TV_COL_VEC) {
+				t->dim = tv_lance_fsl_float_dim(f->logical_type);
+				if (!t->dim)
+					return tv_err_set(err, TV_EUNSUPPORTED,
+					                  "%s: column 'vector' is %s, teavec needs "
+					                  "fixed_size_list<float32>",
+					                  t->dir, f->logical_type ? f->logical_type : "?");
+			} else if (!f->logical_type || (strcmp(f->logical_type, "string") &&
+			                                strcmp(f->logical_type, "large_string"))) {
+				return tv_err_set(err, TV_EUNSUPPORTED, "%s: column '%s' is %s, not a string",
+				                  t->dir, f->name, f->logical_type ? f->logical_type : "?");
+			}
+			t->field[c] = f->id;
+		}
+	}
+	if (t->field[TV_COL_ID] < 0 || t->field[TV_COL_VEC] < 0 || t->field[TV_COL_TEXT] < 0)
+		return tv_err_set(err, TV_EUNSUPPORTED,
+		                  "%s: a teavec collection needs columns id, text and vector", t->dir);
+	return 0;
+}
+
+static int check_format(tv_table *t, tv_err *err)
+{
+	Lance__Table__Manifest *m = t->mf.m;
+	const char *ver = m->data_format && m->data_format->version ? m->data_format->version : NULL;
+	if (ver && strcmp(ver, "2.0"))
+		return tv_err_set(err, TV_EUNSUPPORTED,
+		                  "table %s uses Lance data storage version %s; teavec reads and "
+		                  "writes 2.0: create it with dataStorageVersion \"2.0\"",
+		                  t->dir, ver);
+	if (m->reader_feature_flags & ~(uint64_t)READ_FLAGS_OK)
+		return tv_err_set(err, TV_EUNSUPPORTED,
+		                  "table %s needs Lance reader features 0x%" PRIx64 " teavec lacks",
+		                  t->dir, m->reader_feature_flags & ~(uint64_t)READ_FLAGS_OK);
+	if (m->n_base_paths)
+		return tv_err_set(err, TV_EUNSUPPORTED, "table %s uses base paths (a shallow clone)",
+		                  t->dir);
+	return 0;
+}
+
+static int load_deletions(tv_table *t, tv_frag *f, tv_err *err)
+{
+	Lance__Table__DeletionFile *d = f->pb->deletion_file;
+	uint8_t *buf = NULL;
+	size_t n;
+	char *path;
+	int rc;
+	if (!d)
+		return 0;
+	if (d->file_type != LANCE__TABLE__DELETION_FILE__FILE_TYPE__BITMAP)
+		return tv_err_set(err, TV_EUNSUPPORTED,
+		                  "%s: fragment %" PRIu64 " has an Arrow (.arrow) deletion file, which "
+		                  "this version of teavec does not read yet",
+		                  t->dir, f->id);
+	path = tv_sprintf("%s/_deletions/%" PRIu64 "-%" PRIu64 "-%" PRIu64 ".bin", t->dir, f->id,
+	                  d->read_version, d->id);
+	if (!path)
+		return TV_ENOMEM_SET(err, "deletion path");
+	rc = tv_io_read_all(t->io, path, &buf, &n, err);
+	if (!rc && !(f->deleted = roaring_bitmap_portable_deserialize_safe((const char *)buf, n)))
+		rc = tv_err_set(err, TV_ECORRUPT, "%s: not a portable Roaring bitmap", path);
+	if (!rc && roaring_bitmap_portable_deserialize_size((const char *)buf, n) != n)
+		rc = tv_err_set(err, TV_ECORRUPT, "%s: trailing bytes after the bitmap", path);
+	if (!rc && !roaring_bitmap_is_empty(f->deleted) &&
+	    roaring_bitmap_maximum(f->deleted) >= f->rows)
+		rc = tv_err_set(err, TV_ECORRUPT, "%s: deletes row offsets past the fragment", path);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+static int map_fragment(tv_table *t, tv_frag *f, Lance__Table__DataFragment *pb, tv_err *err)
+{
+	f->pb = pb;
+	f->id = pb->id;
+	f->rows = pb->physical_rows;
+	for (int c = 0; c < TV_NCOLS; c++)
+		f->file[c] = -1;
+	for (size_t i = 0; i < pb->n_files; i++) {
+		Lance__Table__DataFile *df = pb->files[i];
+		if (df->n_fields != df->n_column_indices)
+			return tv_err_set(err, TV_ECORRUPT, "%s: fragment %" PRIu64 ": fields and column "
+			                  "indices differ in number", t->dir, f->id);
+		if (df->file_major_version != 2 || df->file_minor_version != 0)
+			return tv_err_set(err, TV_EUNSUPPORTED, "%s: data file %s is format %u.%u, not 2.0",
+			                  t->dir, df->path ? df->path : "?", df->file_major_version,
+			                  df->file_minor_version);
+		for (size_t j = 0; j < df->n_fields; j++)
+			for (int c = 0; c < TV_NCOLS; c++)
+				if (t->field[c] >= 0 && df->fields[j] == t->field[c] && df->column_indices[j] >= 0) {
+					f->file[c] = (int)i;
+					f->col[c] = (uint32_t)df->column_indices[j];
+				}
+	}
+	if (f->file[TV_COL_ID] < 0 || f->file[TV_COL_VEC] < 0)
+		return tv_err_set(err, TV_ECORRUPT, "%s: fragment %" PRIu64 " lacks id or vector",
+		                  t->dir, f->id);
+	f->rf = calloc(pb->n_files ? pb->n_files : 1, sizeof *f->rf);
+	f->df = calloc(pb->n_files ? pb->n_files : 1, sizeof *f->df);
+	if (!f->rf || !f->df)
+		return TV_ENOMEM_SET(err, "fragments");
+	return load_deletions(t, f, err);
+}
+
+int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
+{
+	uint64_t *vs = NULL;
+	size_t nv = 0;
+	char *path;
+	int rc;
+	if ((rc = tv_manifest_versions(t->io, t->dir, &vs, &nv, &t->naming, err)))
+		return rc;
+	if (nv == 0) {
+		free(vs);
+		return tv_err_set(err, TV_ENOTFOUND, "%s: no such table", t->dir);
+	}
+	if (version == 0)
+		version = vs[nv - 1];
+	free(vs);
+	if (!(path = tv_manifest_path(t->dir, t->naming, version)))
+		return TV_ENOMEM_SET(err, t->dir);
+	rc = tv_manifest_read(t->io, path, &t->mf, err);
+	free(path);
+	if (rc)
+		return rc == TV_ENOTFOUND ? tv_err_set(err, rc, "%s: no version %" PRIu64, t->dir, version)
+		                          : rc;
+	t->version = version;
+	if ((rc = check_format(t, err)) || (rc = map_schema(t, err)))
+		return rc;
+	t->nfrags = t->mf.m->n_fragments;
+	if (!(t->frags = calloc(t->nfrags ? t->nfrags : 1, sizeof *t->frags)))
+		return TV_ENOMEM_SET(err, "fragments");
+	t->live = 0;
+	for (size_t i = 0; i < t->nfrags; i++) {
+		if ((rc = map_fragment(t, &t->frags[i], t->mf.m->fragments[i], err)))
+			return rc;
+		t->live += t->frags[i].rows -
+		           (t->frags[i].deleted ? roaring_bitmap_get_cardinality(t->frags[i].deleted) : 0);
+	}
+	return 0;
+}
+
+void tv_table__unload(tv_table *t)
+{
+	for (size_t i = 0; i < t->nfrags; i++) {
+		tv_frag *f = &t->frags[i];
+		for (size_t j = 0; f->pb && j < f->pb->n_files; j++) {
+			tv_datafile_close(f->df ? f->df[j] : NULL);
+			tv_rfile_close(f->rf ? f->rf[j] : NULL);
+		}
+		for (int c = 0; c < TV_NCOLS; c++)
+			tv_strcol_free(&f->str[c]);
+		free(f->rf);
+		free(f->df);
+		if (f->deleted)
+			roaring_bitmap_free(f->deleted);
+	}
+	free(t->frags);
+	t->frags = NULL;
+	t->nfrags = 0;
+	tv_manifest_free(&t->mf);
+	tv_strmap_free(&t->ids);
+	free(t->id_addr);
+	t->id_addr = NULL;
+	t->ids_built = false;
+}
+
+int tv_table_open(tv_table **out, tv_io *io, const char *dir, uint64_t version, tv_err *err)
+{
+	tv_table *t = calloc(1, sizeof *t);
+	int rc;
+	*out = NULL;
+	if (!t || !(t->dir = tv_strdup(dir))) {
+		free(t);
+		return TV_ENOMEM_SET(err, dir);
+	}
+	t->io = io;
+	if ((rc = tv_table__load(t, version, err))) {
+		tv_table_close(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void tv_table_close(tv_table *t)
+{
+	if (!t)
+		return;
+	tv_table__unload(t);
+	free(t->rowbuf);
+	free(t->dir);
+	free(t);
+}
+
+uint64_t tv_table_version(const tv_table *t) { return t->version; }
+uint32_t tv_table_dim(const tv_table *t) { return t->dim; }
+uint64_t tv_table_rows(const tv_table *t) { return t->live; }
+size_t tv_table_fragments(const tv_table *t) { return t->nfrags; }
+
+/* ---- reading columns ------------------------------------------------ */
+
+static int datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err)
+{
+	int rc;
+	if (!f->df[file]) {
+		const char *name = f->pb->files[file]->path;
+		char *path;
+		if (!name || strchr(name, '/') || !strcmp(name, "..") || !*name)
+			return tv_err_set(err, TV_ECORRUPT, "%s: bad data file name", t->dir);
+		if (!(path = tv_sprintf("%s/data/%s", t->dir, name)))
+			return TV_ENOMEM_SET(err, name);
+		rc = tv_io_open_read(t->io, path, &f->rf[file], err);
+		free(path);
+		if (rc)
+			return rc;
+		if ((rc = tv_datafile_open(&f->df[file], f->rf[file], err)))
+			return rc;
+		if (tv_datafile_rows(f->df[file]) != f->rows)
+			return tv_err_set(err, TV_ECORRUPT, "%s: %s has %" PRIu64 " rows, manifest says %" PRIu64,
+			                  t->dir, name, tv_datafile_rows(f->df[file]), f->rows);
+	}
+	*out = f->df[file];
+	return 0;
+}
+
+int tv_table__strings(tv_table *t, tv_frag *f, int c, tv_err *err)
+{
+	tv_datafile *df = NULL;
+	int rc;
+	if (f->loaded[c] || f->file[c] < 0)
+		return 0;
+	if ((rc = datafile(t, f, f->file[c], &df, err)) ||
+	    (rc = tv_datafile_read_strings(df, f->col[c], 0, f->rows, &f->str[c], err)))
+		return rc;
+	f->loaded[c] = true;
+	return 0;
+}
+
+static void view_of(tv_frag *f, uint64_t off, tv_row_view *v)
+{
+	const tv_strcol *s;
+	memset(v, 0, sizeof *v);
+#define COL(c, p, l)                                                                       \
+	s = &f->str[c];                                                                    \
+	if (f->loaded[c] && (!s->valid || s->valid[off])) {                                \
+		p = s->data + s->offsets[off];                                             \
+		l = (size_t)(s->offsets[off + 1] - s->offsets[off]);                       \
+	}
+	COL(TV_COL_ID, v->id, v->id_len)
+	COL(TV_COL_TEXT, v->text, v->text_len)
+	COL(TV_COL_PATH, v->path, v->path_len)
+	COL(TV_COL_META, v->metadata, v->metadata_len)
+#undef COL
+	if (!v->text) {
+		v->text = "";
+		v->text_len = 0;
+	}
+	if (!v->metadata) {
+		v->metadata = "{}";
+		v->metadata_len = 2;
+	}
+}
+
+static int load_filter_cols(tv_table *t, tv_frag *f, tv_err *err)
+{
+	int rc;
+	for (int c = 0; c < TV_COL_VEC; c++)
+		if ((rc = tv_table__strings(t, f, c, err)))
+			return rc;
+	return 0;
+}
+
+/* Rows per chunk: one page of our own files (8 MiB of vectors). */
+static uint64_t chunk_rows(uint32_t dim) { return TV_MAX(1, (8u << 20) / ((uint64_t)dim * 4)); }
+
+static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_metric metric,
+                       const tv_filter *filter, tv_topk *top, float *d, tv_err *err)
+{
+	tv_frag *f = &t->frags[fi];
+	tv_datafile *df = NULL;
+	uint64_t step = chunk_rows(t->dim);
+	int rc;
+	if ((rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)))
+		return rc;
+	if (filter && (rc = load_filter_cols(t, f, err)))
+		return rc;
+	for (uint64_t r0 = 0; r0 < f->rows; r0 += step) {
+		uint64_t n = TV_MIN(step, f->rows - r0);
+		const float *v;
+		float *own = NULL;
+		if ((rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], r0, n, t->dim, &v, &own, NULL,
+		                                   err)))
+			return rc;
+		tv_vec_distances(metric, q, qinv, v, NULL, n, t->dim, d);
+		for (uint64_t i = 0; i < n; i++) {
+			tv_row_view rv;
+			if (d[i] > tv_topk_worst(top) || tv_table__is_deleted(f, r0 + i))
+				continue;
+			if (filter) {
+				view_of(f, r0 + i, &rv);
+				if (!tv_filter_matches(filter, &rv))
+					continue;
+			}
+			tv_topk_push(top, d[i], ((uint64_t)fi << 32) | (r0 + i));
+		}
+		free(own);
+	}
+	return 0;
+}
+
+int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
+                    const tv_filter *filter, uint64_t **addrs, float **dists, size_t *n,
+                    tv_err *err)
+{
+	tv_topk top;
+	float *d = tv_mallocarray(chunk_rows(t->dim), sizeof *d), norm = tv_vec_norm(q, t->dim);
+	int rc = 0;
+	*addrs = NULL;
+	*dists = NULL;
+	*n = 0;
+	if (!d || tv_topk_init(&top, k)) {
+		free(d);
+		return TV_ENOMEM_SET(err, "search");
+	}
+	for (size_t fi = 0; fi < t->nfrags && !rc; fi++)
+		rc = search_frag(t, fi, q, norm > 0 ? 1.0f / norm : 0.0f, metric, filter, &top, d, err);
+	free(d);
+	if (!rc) {
+		tv_topk_sort(&top);
+		*addrs = top.id;
+		*dists = top.dist;
+		*n = top.n;
+		return 0;
+	}
+	tv_topk_free(&top);
+	return rc;
+}
+
+int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
+{
+	size_t fi = (size_t)(addr >> 32);
+	uint64_t off = addr & 0xFFFFFFFFu;
+	tv_frag *f;
+	tv_datafile *df = NULL;
+	float *own = NULL;
+	int rc;
+	if (fi >= t->nfrags || off >= t->frags[fi].rows)
+		return tv_err_set(err, TV_EINVAL, "row address out of range");
+	f = &t->frags[fi];
+	if ((rc = load_filter_cols(t, f, err)) || (rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)) ||
+	    (rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], off, 1, t->dim, &row->vector, &own,
+	                                   NULL, err)))
+		return rc;
+	if (own) {
+		/* a copy (file not mapped): keep it on the table until the next row */
+		float *b = realloc(t->rowbuf, t->dim * sizeof *b);
+		if (!b) {
+			free(own);
+			return TV_ENOMEM_SET(err, "row");
+		}
+		memcpy(b, own, t->dim * sizeof *b);
+		free(own);
+		t->rowbuf = b;
+		row->vector = b;
+	}
+	view_of(f, off, &row->v);
+	row->addr = addr;
+	return 0;
+}
+
+int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *err)
+{
+	int rc;
+	*out = 0;
+	if (!filter) {
+		*out = t->live;
+		return 0;
+	}
+	for (size_t fi = 0; fi < t->nfrags; fi++) {
+		tv_frag *f = &t->frags[fi];
+		if ((rc = load_filter_cols(t, f, err)))
+			return rc;
+		for (uint64_t r = 0; r < f->rows; r++) {
+			tv_row_view v;
+			if (tv_table__is_deleted(f, r))
+				continue;
+			view_of(f, r, &v);
+			*out += tv_filter_matches(filter, &v);
+		}
+	}
+	return 0;
+}
+
+int tv_table_versions(tv_io *io, const char *dir, uint64_t **v, size_t *n, tv_err *err)
+{
+	tv_naming naming;
+	return tv_manifest_versions(io, dir, v, n, &naming, err);
+}

@@ -1,0 +1,71 @@
+/*
+ * Collections as Lance tables (format 2.0): a snapshot of one version,
+ * scans over its live rows, and atomic commits of upserts and deletes.
+ *
+ * Columns are found by name (id, text, path, metadata, vector), so tables
+ * written by LanceDB or TEA's Python store, which order columns
+ * differently or lack `path`, are read as well as our own.
+ */
+#ifndef TV_TABLE_H
+#define TV_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "io/io.h"
+#include "store/store.h"
+
+typedef struct tv_table tv_table;
+
+enum { TV_COL_ID, TV_COL_TEXT, TV_COL_PATH, TV_COL_META, TV_COL_VEC, TV_NCOLS };
+
+/* Opens "<dir>" (e.g. "docs.lance", relative to io's root) at version
+ * (0 = latest). TV_ENOTFOUND when there is no such table. */
+int tv_table_open(tv_table **out, tv_io *io, const char *dir, uint64_t version, tv_err *err);
+void tv_table_close(tv_table *t);
+uint64_t tv_table_version(const tv_table *t);
+uint32_t tv_table_dim(const tv_table *t);
+uint64_t tv_table_rows(const tv_table *t); /* live rows */
+size_t tv_table_fragments(const tv_table *t);
+
+/* One live row as a scan sees it. Strings are borrowed until the next
+ * call on the table. */
+typedef struct tv_table_row {
+	tv_row_view v;
+	const float *vector;
+	uint64_t addr; /* (fragment index << 32) | row offset */
+} tv_table_row;
+
+/* Exact top-k over live rows passing filter (may be NULL): *addrs and
+ * *dists (caller frees) receive up to k entries, nearest first. */
+int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
+                    const tv_filter *filter, uint64_t **addrs, float **dists, size_t *n,
+                    tv_err *err);
+/* The row at addr (from a search or scan). */
+int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err);
+/* Live rows passing filter (NULL = all). */
+int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *err);
+
+/* Creates the table (if absent) and upserts rows in ONE commit: rows
+ * whose id exists are deleted (deletion files) and all rows appended as a
+ * new fragment, in one transaction, so no reader ever sees an id missing.
+ * Retries against concurrent writers (bounded), else TV_ECONFLICT. On
+ * success t is at the new version. t may be NULL-opened via
+ * tv_table_upsert_new when the table does not exist yet. */
+int tv_table_upsert(tv_table *t, const tv_row *rows, size_t n, tv_err *err);
+/* Creates "<dir>" with our schema for dim-dimensional vectors and the
+ * first rows, or upserts into it if it appeared meanwhile. */
+int tv_table_create(tv_table **out, tv_io *io, const char *dir, const tv_row *rows, size_t n,
+                    uint32_t dim, tv_err *err);
+/* Deletes rows by id in one commit; *deleted receives how many went. */
+int tv_table_delete_ids(tv_table *t, const char *const *ids, size_t n, size_t *deleted,
+                        tv_err *err);
+
+/* Commits a new version whose content equals version's (a Lance Restore);
+ * older and newer versions stay readable. */
+int tv_table_restore(tv_table *t, uint64_t version, tv_err *err);
+
+/* Versions of the table, ascending (caller frees). */
+int tv_table_versions(tv_io *io, const char *dir, uint64_t **v, size_t *n, tv_err *err);
+
+#endif

@@ -1,0 +1,48 @@
+/* Internals shared by table.c (snapshots, reads) and commit.c (writes). */
+#ifndef TV_TABLE_INT_H
+#define TV_TABLE_INT_H
+
+#include <roaring/roaring.h>
+
+#include "table/datafile.h"
+#include "table/manifest.h"
+#include "table/table.h"
+#include "util/strmap.h"
+
+typedef struct tv_frag {
+	Lance__Table__DataFragment *pb; /* borrowed from the manifest */
+	uint64_t id, rows;              /* physical rows */
+	int file[TV_NCOLS];             /* index in pb->files, -1 absent */
+	uint32_t col[TV_NCOLS];         /* column index in that file */
+	roaring_bitmap_t *deleted;      /* NULL = none */
+	tv_rfile **rf;                  /* per data file, opened lazily */
+	tv_datafile **df;
+	tv_strcol str[TV_NCOLS];        /* loaded lazily (strings only) */
+	bool loaded[TV_NCOLS];
+} tv_frag;
+
+struct tv_table {
+	tv_io *io;
+	char *dir;
+	tv_naming naming;
+	tv_manifest mf;
+	uint64_t version;
+	uint32_t dim;
+	int32_t field[TV_NCOLS]; /* field ids, -1 absent */
+	tv_frag *frags;
+	size_t nfrags;
+	uint64_t live;
+	/* id -> row address, built on first upsert, for this version */
+	tv_strmap ids;
+	uint64_t *id_addr;
+	bool ids_built;
+	float *rowbuf; /* one vector, for rows of unmapped files */
+};
+
+int tv_table__load(tv_table *t, uint64_t version, tv_err *err);
+void tv_table__unload(tv_table *t);
+int tv_table__strings(tv_table *t, tv_frag *f, int c, tv_err *err);
+int tv_table__build_ids(tv_table *t, tv_err *err);
+bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
+
+#endif
