@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "table/deletion.h"
 #include "table/table_int.h"
 #include "util/common.h"
 #include "vec/vec.h"
@@ -86,20 +87,20 @@ static int load_deletions(tv_table *t, tv_frag *f, tv_err *err)
 	int rc;
 	if (!d)
 		return 0;
-	if (d->file_type != LANCE__TABLE__DELETION_FILE__FILE_TYPE__BITMAP)
-		return tv_err_set(err, TV_EUNSUPPORTED,
-		                  "%s: fragment %" PRIu64 " has an Arrow (.arrow) deletion file, which "
-		                  "this version of teavec does not read yet",
-		                  t->dir, f->id);
-	path = tv_sprintf("%s/_deletions/%" PRIu64 "-%" PRIu64 "-%" PRIu64 ".bin", t->dir, f->id,
-	                  d->read_version, d->id);
+	bool arrow = d->file_type == LANCE__TABLE__DELETION_FILE__FILE_TYPE__ARROW_ARRAY;
+	path = tv_sprintf("%s/_deletions/%" PRIu64 "-%" PRIu64 "-%" PRIu64 ".%s", t->dir, f->id,
+	                  d->read_version, d->id, arrow ? "arrow" : "bin");
 	if (!path)
 		return TV_ENOMEM_SET(err, "deletion path");
 	rc = tv_io_read_all(t->io, path, &buf, &n, err);
-	if (!rc && !(f->deleted = roaring_bitmap_portable_deserialize_safe((const char *)buf, n)))
-		rc = tv_err_set(err, TV_ECORRUPT, "%s: not a portable Roaring bitmap", path);
-	if (!rc && roaring_bitmap_portable_deserialize_size((const char *)buf, n) != n)
-		rc = tv_err_set(err, TV_ECORRUPT, "%s: trailing bytes after the bitmap", path);
+	if (!rc && arrow) {
+		rc = tv_deletion__read_arrow(buf, n, &f->deleted, path, err);
+	} else if (!rc) {
+		if (!(f->deleted = roaring_bitmap_portable_deserialize_safe((const char *)buf, n)))
+			rc = tv_err_set(err, TV_ECORRUPT, "%s: not a portable Roaring bitmap", path);
+		else if (roaring_bitmap_portable_deserialize_size((const char *)buf, n) != n)
+			rc = tv_err_set(err, TV_ECORRUPT, "%s: trailing bytes after the bitmap", path);
+	}
 	if (!rc && !roaring_bitmap_is_empty(f->deleted) &&
 	    roaring_bitmap_maximum(f->deleted) >= f->rows)
 		rc = tv_err_set(err, TV_ECORRUPT, "%s: deletes row offsets past the fragment", path);

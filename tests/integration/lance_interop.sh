@@ -1,0 +1,57 @@
+# teavec and real LanceDB 0.39 on the same tables: each writes, the other
+# reads exactly the expected rows and keeps writing.
+. "$(dirname "$0")/../e2e/lib.bash"
+SRC=${TV_SOURCE_DIR:?}
+T=${TV_BUILD_DIR:?}/tvtable
+export TVTABLE_DIM=8
+if [ ! -d "$SRC/.deps/node/node_modules/@lancedb/lancedb" ]; then
+	echo "LanceDB is not installed: run scripts/setup.sh --npm" >&2
+	exit 1
+fi
+lance() { TV_SOURCE_DIR="$SRC" node "$SRC/tests/integration/lance_interop.mjs" "$@" 2>"$TMP/node.err" || { cat "$TMP/node.err" >&2; echo '{}'; }; }
+DB=$TMP/db
+
+# teavec writes: 300 rows, an upsert of 100 (50 replaced), a delete
+"$T" upsert "$DB" docs 8 0 300 a && "$T" upsert "$DB" docs 8 250 100 b >/dev/null &&
+	check "teavec deletes by id" test "$("$T" delete "$DB" docs id3 id7 nosuch)" = 2
+seq 0 349 | grep -vxE '3|7' | sed 's/^/id/' | sort >"$TMP/want"
+check "teavec counts its rows" test "$("$T" count "$DB" docs)" = 348
+
+J=$(lance read-teavec "$DB")
+check "LanceDB counts teavec's rows" test "$(echo "$J" | jq .count)" = 348
+check "LanceDB reads exactly teavec's ids" test "$(echo "$J" | jq -r '.ids[]' | sort | md5sum)" = "$(md5sum <"$TMP/want")"
+check "LanceDB reads the upserted row's columns" \
+	test "$(echo "$J" | jq -c .r260)" = '{"text":"b","path":"src/x.md","metadata":{"n":260,"tag":"b"},"dim":8}'
+check "LanceDB's vector search finds teavec's row" test "$(echo "$J" | jq -r .nearest42)" = id42
+check "LanceDB's filter sees the upsert" test "$(echo "$J" | jq .tag_b)" = 100
+check "LanceDB appended, deleted, indexed and compacted" test "$(echo "$J" | jq .after)" = 350
+
+# teavec reads what LanceDB did, then keeps writing
+{ cat "$TMP/want"; printf 'id900\nid901\nid902\nid903\nid904\n'; } | grep -vxE 'id10|id11|id300' | sort >"$TMP/want2"
+check "teavec counts after LanceDB's writes" test "$("$T" count "$DB" docs)" = 350
+check "teavec reads exactly the expected ids" test "$("$T" ids "$DB" docs | sort | md5sum)" = "$(md5sum <"$TMP/want2")"
+check "teavec finds a LanceDB-written row by vector" test "$("$T" search "$DB" docs 8 902)" = id902
+"$T" upsert "$DB" docs 8 0 10 c >/dev/null
+check "teavec upserts into the compacted, indexed table (id3, id7 come back)" test "$("$T" count "$DB" docs)" = 352
+J=$(lance reread "$DB")
+check "LanceDB sees teavec's upsert" test "$(echo "$J" | jq -r .r0)" = c
+check "LanceDB counts teavec's upsert" test "$(echo "$J" | jq .count)" = 352
+check "LanceDB keeps its index across teavec's commit" test "$(echo "$J" | jq .indices)" = 1
+check "LanceDB searches the unindexed teavec rows" test "$(echo "$J" | jq -r .nearest5)" = id5
+
+# LanceDB writes TEA's schema (no path) with both deletion-file kinds
+J=$(lance make-tea "$DB")
+echo "$J" | jq -r '.ids[]' | sort >"$TMP/tea_ids"
+check "teavec counts LanceDB's TEA-schema table" test "$("$T" count "$DB" tea)" = "$(echo "$J" | jq .count)"
+check "teavec reads exactly LanceDB's rows (.arrow and .bin deletions)" \
+	test "$("$T" ids "$DB" tea | sort | md5sum)" = "$(md5sum <"$TMP/tea_ids")"
+"$T" upsert "$DB" tea 8 5 1 up >/dev/null
+J=$(lance read-tea "$DB")
+check "LanceDB reads teavec's upsert into its table" test "$(echo "$J" | jq -r .id5)" = up
+check "the upsert replaced, not duplicated" test "$(echo "$J" | jq .count)" = "$("$T" count "$DB" tea)"
+
+# a 2.2 table (LanceDB's default) is refused clearly
+lance make-22 "$DB" >/dev/null
+"$T" count "$DB" new22 >/dev/null 2>"$TMP/err22"
+check "a Lance 2.2 table is refused naming the version" contains "$(cat "$TMP/err22")" "data storage version 2.2"
+finish
