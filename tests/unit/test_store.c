@@ -1,7 +1,8 @@
-/* The memory VectorStore through the public API: TEA semantics of add /
- * query / delete / count / get_state / restore_state, bad input rejected
- * whole, dict filters. Expected results come from a brute-force reference
- * computed here in double precision. */
+/* Both VectorStores (memory and lancedb) through the public API, with the
+ * same test code: TEA semantics of add / query / delete / count, bad input
+ * rejected whole, dict and SQL filters, state save and restore. Expected
+ * results come from a brute-force reference computed here in double
+ * precision. The lancedb runs use a fresh directory per store. */
 #include <float.h>
 #include <stdint.h>
 
@@ -36,10 +37,15 @@ static double ref_cos_dist(const float *a, const float *b, size_t d)
 	return 1.0 - ab / (sqrt(aa) * sqrt(bb));
 }
 
+static const char *backend = "memory";
+
 static tv_store *open_mem(void)
 {
 	tv_store *s = NULL;
-	int rc = tv_store_open(&s, "memory", NULL);
+	char settings[4200];
+	int rc;
+	snprintf(settings, sizeof settings, "{\"lancedb_path\": \"%s\"}", tv_test_tmpdir("store"));
+	rc = tv_store_open(&s, backend, settings);
 	if (rc)
 		fprintf(stderr, "open: %s\n", tv_last_errmsg());
 	return s;
@@ -427,7 +433,7 @@ static void test_factory_names_unknown_backend(void)
 	CHECK_EQ_INT(tv_libversion_number(), TV_VERSION_NUMBER);
 }
 
-int main(void)
+static void run_common(void)
 {
 	TV_RUN(test_query_returns_nearest_first_with_tea_score);
 	TV_RUN(test_upsert_replaces_row_and_last_duplicate_in_batch_wins);
@@ -436,9 +442,18 @@ int main(void)
 	TV_RUN(test_collections_are_isolated);
 	TV_RUN(test_delete_removes_rows_and_keeps_others_findable);
 	TV_RUN(test_dict_filters_on_metadata);
+	TV_RUN(test_include_embeddings_returns_stored_vector);
+}
+
+int main(void)
+{
+	printf("-- memory\n");
+	run_common();
 	TV_RUN(test_state_round_trip_reproduces_queries_exactly);
 	TV_RUN(test_bad_state_leaves_store_unchanged);
-	TV_RUN(test_include_embeddings_returns_stored_vector);
 	TV_RUN(test_factory_names_unknown_backend);
+	printf("-- lancedb\n");
+	backend = "lancedb";
+	run_common();
 	TV_TEST_END();
 }
