@@ -29,10 +29,14 @@ typedef struct local_io {
 	char *dir; /* root, no trailing slash */
 } local_io;
 
+#define WBUF (1u << 20) /* writes are gathered: a data file is many small pieces */
+
 typedef struct local_w {
 	tv_wfile base;
 	int fd;
 	char *tmp, *final;
+	char *buf;
+	size_t blen;
 } local_w;
 
 static const tv_io_methods local_methods;
@@ -167,11 +171,13 @@ static int l_open_write(tv_io *io_, const char *path, tv_wfile **out, tv_err *er
 	int rc;
 	*out = NULL;
 	tv_random_bytes(rnd, sizeof rnd);
-	if (!w || !(w->final = full(io, path)) ||
+	if (!w || !(w->buf = malloc(WBUF)) || !(w->final = full(io, path)) ||
 	    !(w->tmp = tv_sprintf("%s.tmp-%02x%02x%02x%02x%02x%02x", w->final, rnd[0], rnd[1],
 	                          rnd[2], rnd[3], rnd[4], rnd[5]))) {
-		if (w)
+		if (w) {
 			free(w->final);
+			free(w->buf);
+		}
 		free(w);
 		return TV_ENOMEM_SET(err, path);
 	}
@@ -187,16 +193,15 @@ static int l_open_write(tv_io *io_, const char *path, tv_wfile **out, tv_err *er
 	*out = &w->base;
 	return 0;
 fail:
+	free(w->buf);
 	free(w->tmp);
 	free(w->final);
 	free(w);
 	return rc;
 }
 
-static int l_write(tv_wfile *wf, const void *data, size_t n, tv_err *err)
+static int raw_write(local_w *w, const char *p, size_t n, tv_err *err)
 {
-	local_w *w = (local_w *)wf;
-	const char *p = data;
 	while (n > 0) {
 		ssize_t k = write(w->fd, p, n);
 		if (k < 0 && errno == EINTR)
@@ -209,10 +214,31 @@ static int l_write(tv_wfile *wf, const void *data, size_t n, tv_err *err)
 	return 0;
 }
 
+static int flush(local_w *w, tv_err *err)
+{
+	int rc = raw_write(w, w->buf, w->blen, err);
+	w->blen = 0;
+	return rc;
+}
+
+static int l_write(tv_wfile *wf, const void *data, size_t n, tv_err *err)
+{
+	local_w *w = (local_w *)wf;
+	int rc;
+	if (w->blen + n > WBUF && (rc = flush(w, err)))
+		return rc;
+	if (n >= WBUF)
+		return raw_write(w, data, n, err);
+	memcpy(w->buf + w->blen, data, n);
+	w->blen += n;
+	return 0;
+}
+
 static void w_free(local_w *w)
 {
 	if (w->fd >= 0)
 		close(w->fd);
+	free(w->buf);
 	free(w->tmp);
 	free(w->final);
 	free(w);
@@ -221,7 +247,12 @@ static void w_free(local_w *w)
 static int l_commit(tv_wfile *wf, int flags, tv_err *err)
 {
 	local_w *w = (local_w *)wf;
-	int rc = 0;
+	int rc = flush(w, err);
+	if (rc) {
+		unlink(w->tmp);
+		w_free(w);
+		return rc;
+	}
 	if (fsync(w->fd) || close(w->fd)) {
 		w->fd = -1;
 		rc = sys_err(err, "syncing", w->tmp);

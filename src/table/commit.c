@@ -34,39 +34,143 @@
 
 /* ---- id index --------------------------------------------------------- */
 
-static const char *addr_key(const void *ctx, size_t v, size_t *len)
+static const char *ent_key(const void *ctx, size_t e, size_t *len)
 {
 	const tv_table *t = ctx;
-	const tv_frag *f = &t->frags[v >> 32];
-	const tv_strcol *s = &f->str[TV_COL_ID];
-	uint64_t off = v & 0xFFFFFFFFu;
-	*len = (size_t)(s->offsets[off + 1] - s->offsets[off]);
-	return s->data + s->offsets[off];
+	*len = t->ent_len[e];
+	return t->id_arena.data + t->ent_off[e];
 }
 
+void tv_table__ids_free(tv_table *t)
+{
+	tv_strmap_free(&t->ids);
+	tv_buf_free(&t->id_arena);
+	free(t->ent_off);
+	free(t->ent_len);
+	free(t->ent_addr);
+	free(t->seen_frags);
+	t->ent_off = NULL;
+	t->ent_len = NULL;
+	t->ent_addr = NULL;
+	t->seen_frags = NULL;
+	t->nent = t->capent = t->nseen = 0;
+}
+
+static int ent_put(tv_table *t, const char *id, size_t len, uint64_t addr)
+{
+	size_t e;
+	if (!t->ids.key_of)
+		tv_strmap_init(&t->ids, ent_key, t);
+	if ((e = tv_strmap_get(&t->ids, id, len)) != TV_STRMAP_NONE) {
+		t->ent_addr[e] = addr;
+		return 0;
+	}
+	if (t->nent == t->capent) {
+		size_t cap = t->capent ? t->capent * 2 : 1024;
+		void *a = tv_reallocarray(t->ent_off, cap, sizeof *t->ent_off);
+		if (!a)
+			return TV_ENOMEM;
+		t->ent_off = a;
+		if (!(a = tv_reallocarray(t->ent_len, cap, sizeof *t->ent_len)))
+			return TV_ENOMEM;
+		t->ent_len = a;
+		if (!(a = tv_reallocarray(t->ent_addr, cap, sizeof *t->ent_addr)))
+			return TV_ENOMEM;
+		t->ent_addr = a;
+		t->capent = cap;
+	}
+	t->ent_off[t->nent] = t->id_arena.len;
+	t->ent_len[t->nent] = (uint32_t)len;
+	t->ent_addr[t->nent] = addr;
+	if (tv_buf_append(&t->id_arena, id, len))
+		return TV_ENOMEM;
+	t->nent++;
+	return tv_strmap_put(&t->ids, id, len, t->nent - 1);
+}
+
+static bool seen(const tv_table *t, uint64_t fid)
+{
+	size_t lo = 0, hi = t->nseen;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (t->seen_frags[mid] == fid)
+			return true;
+		if (t->seen_frags[mid] < fid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+static int mark_seen(tv_table *t, uint64_t fid)
+{
+	uint64_t *v = tv_reallocarray(t->seen_frags, t->nseen + 1, sizeof *v);
+	size_t i;
+	if (!v)
+		return TV_ENOMEM;
+	t->seen_frags = v;
+	for (i = t->nseen; i > 0 && v[i - 1] > fid; i--)
+		v[i] = v[i - 1];
+	v[i] = fid;
+	t->nseen++;
+	return 0;
+}
+
+/* Adds the ids of fragments this handle has not indexed yet. */
 int tv_table__build_ids(tv_table *t, tv_err *err)
 {
 	int rc;
-	if (t->ids_built)
-		return 0;
-	tv_strmap_init(&t->ids, addr_key, t);
-	if (tv_strmap_reserve(&t->ids, (size_t)t->live))
-		return TV_ENOMEM_SET(err, "id index");
 	for (size_t fi = 0; fi < t->nfrags; fi++) {
 		tv_frag *f = &t->frags[fi];
+		const tv_strcol *s = &f->str[TV_COL_ID];
+		if (seen(t, f->id))
+			continue;
 		if ((rc = tv_table__strings(t, f, TV_COL_ID, err)))
 			return rc;
 		for (uint64_t r = 0; r < f->rows; r++) {
-			size_t len;
-			const char *k;
-			if (tv_table__is_deleted(f, r) || (f->str[TV_COL_ID].valid && !f->str[TV_COL_ID].valid[r]))
+			if (tv_table__is_deleted(f, r) || (s->valid && !s->valid[r]))
 				continue;
-			k = addr_key(t, ((size_t)fi << 32) | r, &len);
-			tv_strmap_put(&t->ids, k, len, ((size_t)fi << 32) | r);
+			if (ent_put(t, s->data + s->offsets[r], (size_t)(s->offsets[r + 1] - s->offsets[r]),
+			            (f->id << 32) | r))
+				return TV_ENOMEM_SET(err, "id index");
 		}
+		if (mark_seen(t, f->id))
+			return TV_ENOMEM_SET(err, "id index");
 	}
-	t->ids_built = true;
 	return 0;
+}
+
+static size_t frag_index(const tv_table *t, uint64_t fid)
+{
+	size_t lo = 0, hi = t->nfrags;
+	while (lo < hi) { /* manifests list fragments by id */
+		size_t mid = (lo + hi) / 2;
+		if (t->frags[mid].id == fid)
+			return mid;
+		if (t->frags[mid].id < fid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = 0; i < t->nfrags; i++) /* in case a writer did not sort them */
+		if (t->frags[i].id == fid)
+			return i;
+	return SIZE_MAX;
+}
+
+uint64_t tv_table__find_id(tv_table *t, const char *id, size_t len)
+{
+	size_t e = t->ids.key_of ? tv_strmap_get(&t->ids, id, len) : TV_STRMAP_NONE, fi;
+	uint64_t a, off;
+	if (e == TV_STRMAP_NONE)
+		return UINT64_MAX;
+	a = t->ent_addr[e];
+	off = a & 0xFFFFFFFFu;
+	fi = frag_index(t, a >> 32);
+	if (fi == SIZE_MAX || off >= t->frags[fi].rows || tv_table__is_deleted(&t->frags[fi], off))
+		return UINT64_MAX;
+	return ((uint64_t)fi << 32) | off;
 }
 
 /* ---- pieces of a commit ---------------------------------------------- */
@@ -241,8 +345,9 @@ static int collect(tv_table *t, const char *const *ids, const size_t *lens, size
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		size_t a = tv_strmap_get(&t->ids, ids[i], lens[i]), fi;
-		if (a == TV_STRMAP_NONE)
+		uint64_t a = tv_table__find_id(t, ids[i], lens[i]);
+		size_t fi;
+		if (a == UINT64_MAX)
 			continue;
 		fi = a >> 32;
 		if (!del[fi] && !(del[fi] = t->frags[fi].deleted ? roaring_bitmap_copy(t->frags[fi].deleted)

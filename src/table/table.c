@@ -199,10 +199,6 @@ void tv_table__unload(tv_table *t)
 	t->frags = NULL;
 	t->nfrags = 0;
 	tv_manifest_free(&t->mf);
-	tv_strmap_free(&t->ids);
-	free(t->id_addr);
-	t->id_addr = NULL;
-	t->ids_built = false;
 }
 
 int tv_table_open(tv_table **out, tv_io *io, const char *dir, uint64_t version, tv_err *err)
@@ -228,6 +224,7 @@ void tv_table_close(tv_table *t)
 	if (!t)
 		return;
 	tv_table__unload(t);
+	tv_table__ids_free(t);
 	free(t->rowbuf);
 	free(t->dir);
 	free(t);

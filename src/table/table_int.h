@@ -7,6 +7,7 @@
 #include "table/datafile.h"
 #include "table/manifest.h"
 #include "table/table.h"
+#include "util/common.h"
 #include "util/strmap.h"
 
 typedef struct tv_frag {
@@ -32,10 +33,18 @@ struct tv_table {
 	tv_frag *frags;
 	size_t nfrags;
 	uint64_t live;
-	/* id -> row address, built on first upsert, for this version */
+	/* id -> (fragment id << 32 | offset), kept across versions by this
+	 * handle: fragments are immutable, so only fragments not seen before
+	 * are read; an entry whose fragment is gone or whose row is deleted
+	 * counts as absent (checked on lookup). */
 	tv_strmap ids;
-	uint64_t *id_addr;
-	bool ids_built;
+	tv_buf id_arena;       /* the id strings */
+	uint64_t *ent_off;     /* per entry: offset in id_arena */
+	uint32_t *ent_len;
+	uint64_t *ent_addr;
+	size_t nent, capent;
+	uint64_t *seen_frags;  /* fragment ids already in the index, sorted */
+	size_t nseen;
 	float *rowbuf; /* one vector, for rows of unmapped files */
 };
 
@@ -43,6 +52,10 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err);
 void tv_table__unload(tv_table *t);
 int tv_table__strings(tv_table *t, tv_frag *f, int c, tv_err *err);
 int tv_table__build_ids(tv_table *t, tv_err *err);
+/* Row address (fragment index << 32 | offset) of a live row with this id,
+ * or UINT64_MAX. */
+uint64_t tv_table__find_id(tv_table *t, const char *id, size_t len);
+void tv_table__ids_free(tv_table *t);
 bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
 
 #endif
