@@ -28,6 +28,10 @@ typedef struct ldb_store {
 	char *root;
 	tv_io *io;
 	tv_metric metric;
+	uint64_t small_rows;     /* fragments below this are merged... */
+	size_t min_fragments;    /* ...once this many exist */
+	size_t keep_versions;    /* cleanup keeps the newest N versions */
+	int64_t keep_seconds;    /* and every version younger than this */
 	ldb_coll *colls;
 	size_t ncolls;
 } ldb_store;
@@ -84,6 +88,40 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 	return rc;
 }
 
+static int ldb_collections(tv_store *st, char ***names, size_t *n);
+
+/* Automatic upkeep after writes, so that an agent upserting a few rows at
+ * a time never accumulates thousands of fragments or versions: merge small
+ * fragments once min_frags of them exist; clean up every 16 versions. */
+static int maintain(ldb_store *s, tv_table *t, size_t min_frags)
+{
+	size_t merged = 0, removed = 0;
+	int rc = tv_table_compact(t, s->small_rows, min_frags, &merged, &s->base.err);
+	if (!rc && (min_frags <= 2 || tv_table_version(t) % 16 == 0))
+		rc = tv_table_cleanup(t, s->keep_versions, s->keep_seconds, &removed, &s->base.err);
+	return rc;
+}
+
+static int ldb_optimize(tv_store *st, const char *coll)
+{
+	ldb_store *s = (ldb_store *)st;
+	char **names = NULL;
+	size_t n = 0;
+	int rc = 0;
+	if (coll) {
+		tv_table *t;
+		if ((rc = get_table(s, coll, &t)) || !t)
+			return rc;
+		return maintain(s, t, 2);
+	}
+	if ((rc = ldb_collections(st, &names, &n)))
+		return rc;
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = ldb_optimize(st, names[i]);
+	tv_strings_free(names, n);
+	return rc;
+}
+
 static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n, size_t dim)
 {
 	ldb_store *s = (ldb_store *)st;
@@ -98,7 +136,9 @@ static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n,
 			                  "rows[0].vector: dimension %zu does not match collection '%s' "
 			                  "(dimension %u)",
 			                  dim, coll, tv_table_dim(t));
-		return tv_table_upsert(t, rows, n, &st->err);
+		if ((rc = tv_table_upsert(t, rows, n, &st->err)))
+			return rc;
+		return maintain(s, t, s->min_fragments);
 	}
 	if (!(dir = table_dir(coll)))
 		return TV_ENOMEM_SET(&st->err, "collection");
@@ -266,7 +306,7 @@ static void ldb_free(tv_store *st)
 
 static const tv_store_methods ldb_methods = {
 	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_get_state, ldb_restore_state,
-	ldb_collections, NULL, ldb_free,
+	ldb_collections, ldb_optimize, ldb_free,
 };
 
 /* ~ expanded, relative paths made absolute; URIs kept as they are. */
@@ -285,6 +325,12 @@ static char *resolve_root(const char *p)
 	return tv_sprintf("%s/%s", cwd, p);
 }
 
+static uint64_t setting_u64(const json_t *settings, const char *key, uint64_t def)
+{
+	const json_t *v = json_object_get(settings, key);
+	return json_is_integer(v) && json_integer_value(v) >= 0 ? (uint64_t)json_integer_value(v) : def;
+}
+
 int tv_store_lancedb_new(tv_store **out, const json_t *settings, tv_err *err)
 {
 	const char *path = json_string_value(json_object_get(settings, "lancedb_path"));
@@ -300,6 +346,10 @@ int tv_store_lancedb_new(tv_store **out, const json_t *settings, tv_err *err)
 		return tv_err_set(err, TV_EINVAL, "settings.rag.metric: '%s' is not one of cosine, l2, dot",
 		                  metric);
 	}
+	s->small_rows = setting_u64(settings, "compact_small_rows", 65536);
+	s->min_fragments = (size_t)setting_u64(settings, "compact_min_fragments", 16);
+	s->keep_versions = (size_t)setting_u64(settings, "cleanup_keep_versions", 10);
+	s->keep_seconds = (int64_t)setting_u64(settings, "cleanup_older_than_s", 3600);
 	if (!(s->root = resolve_root(path && *path ? path : "~/.tea/vectors/"))) {
 		free(s);
 		return TV_ENOMEM_SET(err, "lancedb_path");

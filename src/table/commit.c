@@ -763,3 +763,301 @@ int tv_table_restore(tv_table *t, uint64_t version, tv_err *err)
 	return tv_err_set(err, TV_ECONFLICT, "%s: restore gave up after %d attempts", t->dir,
 	                  MAX_ATTEMPTS);
 }
+
+/* ---- compaction ------------------------------------------------------- */
+
+/* A fragment worth rewriting: small, or with over 10% of its rows deleted. */
+static bool heavy_deletes(const tv_frag *f)
+{
+	return f->deleted && roaring_bitmap_get_cardinality(f->deleted) * 10 > f->rows;
+}
+
+static bool compactable(const tv_frag *f, uint64_t small)
+{
+	return f->rows < small || heavy_deletes(f);
+}
+
+/* Live rows of the chosen fragments as tv_rows (strings borrowed from the
+ * fragments' loaded columns; metadata copied NUL-terminated). */
+static int gather(tv_table *t, const size_t *pick, size_t np, tv_row **rows_out, size_t *n_out,
+                  float **vecs_out, char ***meta_out, tv_err *err)
+{
+	size_t total = 0, k = 0;
+	tv_row *rows;
+	float *vecs;
+	char **meta;
+	int rc;
+	for (size_t i = 0; i < np; i++)
+		total += t->frags[pick[i]].rows;
+	rows = calloc(total ? total : 1, sizeof *rows);
+	vecs = tv_mallocarray(total ? total : 1, (size_t)t->dim * sizeof *vecs);
+	meta = calloc(total ? total : 1, sizeof *meta);
+	*rows_out = rows;
+	*vecs_out = vecs;
+	*meta_out = meta;
+	if (!rows || !vecs || !meta)
+		return TV_ENOMEM_SET(err, "compaction");
+	for (size_t i = 0; i < np; i++) {
+		tv_frag *f = &t->frags[pick[i]];
+		for (int c = 0; c < TV_COL_VEC; c++)
+			if ((rc = tv_table__strings(t, f, c, err)))
+				return rc;
+		for (uint64_t r = 0; r < f->rows; r++) {
+			tv_table_row tr;
+			if (tv_table__is_deleted(f, r))
+				continue;
+			if ((rc = tv_table_row_at(t, ((uint64_t)pick[i] << 32) | r, &tr, err)))
+				return rc;
+			memcpy(vecs + k * t->dim, tr.vector, t->dim * sizeof *vecs);
+			rows[k].id = tr.v.id;
+			rows[k].id_len = tr.v.id_len;
+			rows[k].text = tr.v.text;
+			rows[k].text_len = tr.v.text_len;
+			rows[k].path = tr.v.path;
+			rows[k].path_len = tr.v.path_len;
+			if (!(meta[k] = tv_strndup(tr.v.metadata, tr.v.metadata_len)))
+				return TV_ENOMEM_SET(err, "compaction");
+			rows[k].metadata_text = meta[k];
+			rows[k].vector = vecs + k * t->dim;
+			k++;
+		}
+	}
+	*n_out = k;
+	return 0;
+}
+
+int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, size_t *rewritten,
+                     tv_err *err)
+{
+	size_t *pick = calloc(t->nfrags ? t->nfrags : 1, sizeof *pick), np = 0, nrows = 0;
+	bool any_deleted = false;
+	tv_row *rows = NULL;
+	float *vecs = NULL;
+	char **meta = NULL;
+	newfile nf;
+	plan p;
+	int rc = 0;
+	memset(&nf, 0, sizeof nf);
+	memset(&p, 0, sizeof p);
+	*rewritten = 0;
+	if (!pick)
+		return TV_ENOMEM_SET(err, "compaction");
+	for (size_t i = 0, total = 0; i < t->nfrags && total < (1u << 20); i++)
+		if (compactable(&t->frags[i], small_rows)) {
+			pick[np++] = i;
+			total += t->frags[i].rows;
+			any_deleted |= heavy_deletes(&t->frags[i]);
+		}
+	if (np < min_fragments && !(any_deleted && np >= 1))
+		goto done;
+	if (t->mf.m->writer_feature_flags & ~(uint64_t)WRITE_FLAGS_OK)
+		goto done; /* a table we cannot write: leave it as it is */
+	if ((rc = gather(t, pick, np, &rows, &nrows, &vecs, &meta, err)))
+		goto done;
+	if (nrows && (rc = write_rows(t, t->mf.m, rows, nrows, &nf, err)))
+		goto done;
+	{
+		Lance__Table__Transaction txn = LANCE__TABLE__TRANSACTION__INIT;
+		Lance__Table__Transaction__Rewrite rw = LANCE__TABLE__TRANSACTION__REWRITE__INIT;
+		Lance__Table__Transaction__Rewrite__RewriteGroup grp =
+			LANCE__TABLE__TRANSACTION__REWRITE__REWRITE_GROUP__INIT, *grps[1] = {&grp};
+		Lance__Table__DataFragment **old = calloc(np, sizeof *old), *newf[1];
+		size_t k = 0, j = 0;
+		if (!old || !(p.frags = calloc(t->nfrags + 1, sizeof *p.frags))) {
+			free(old);
+			rc = TV_ENOMEM_SET(err, "compaction");
+			goto done;
+		}
+		for (size_t i = 0; i < t->nfrags; i++) {
+			if (j < np && pick[j] == i)
+				old[j++] = t->frags[i].pb;
+			else
+				p.frags[k++] = t->frags[i].pb;
+		}
+		if (nrows) {
+			datafile_pb(&p.addfile, &nf);
+			p.addfiles[0] = &p.addfile;
+			lance__table__data_fragment__init(&p.added);
+			p.added.n_files = 1;
+			p.added.files = p.addfiles;
+			p.added.has_physical_rows = 1;
+			p.added.physical_rows = nf.rows;
+			p.added.has_id = 1;
+			p.added.id = next_fragment_id(t->mf.m);
+			p.frags[k++] = &p.added;
+			p.has_added = true;
+			newf[0] = &p.added;
+			grp.n_new_fragments = 1;
+			grp.new_fragments = newf;
+		}
+		p.nfrags = k;
+		grp.n_old_fragments = np;
+		grp.old_fragments = old;
+		rw.n_groups = 1;
+		rw.groups = grps;
+		txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_REWRITE;
+		txn.rewrite = &rw;
+		rc = publish(t, &p, &txn, err);
+		free(old);
+	}
+	if (rc == TV_EEXISTS) {
+		/* another writer committed meanwhile: compaction is optional, the
+		 * new data file is left for cleanup; try again on a later write */
+		tv_err_clear(err);
+		rc = 0;
+	} else if (!rc) {
+		*rewritten = np;
+		tv_table__unload(t);
+		rc = tv_table__load(t, 0, err);
+	}
+done:
+	for (size_t i = 0; meta && i < nrows; i++)
+		free(meta[i]);
+	free(meta);
+	free(rows);
+	free(vecs);
+	free(pick);
+	free(p.frags);
+	newfile_free(&nf);
+	return rc;
+}
+
+/* ---- cleanup ---------------------------------------------------------- */
+
+typedef struct nameset {
+	tv_strmap map;
+	char **names;
+	size_t n, cap;
+} nameset;
+
+static const char *ns_key(const void *ctx, size_t v, size_t *len)
+{
+	const nameset *s = ctx;
+	*len = strlen(s->names[v]);
+	return s->names[v];
+}
+
+static int ns_add(nameset *s, char *name) /* takes name */
+{
+	if (!name)
+		return TV_ENOMEM;
+	if (tv_strmap_get(&s->map, name, strlen(name)) != TV_STRMAP_NONE) {
+		free(name);
+		return 0;
+	}
+	if (s->n == s->cap) {
+		char **v = tv_reallocarray(s->names, s->cap = s->cap ? s->cap * 2 : 256, sizeof *v);
+		if (!v) {
+			free(name);
+			return TV_ENOMEM;
+		}
+		s->names = v;
+	}
+	s->names[s->n] = name;
+	return tv_strmap_put(&s->map, name, strlen(name), s->n++);
+}
+
+static bool ns_has(const nameset *s, const char *name)
+{
+	return tv_strmap_get(&s->map, name, strlen(name)) != TV_STRMAP_NONE;
+}
+
+/* Every file a manifest references, as "data/x", "_deletions/y",
+ * "_transactions/z". */
+static int referenced(const Lance__Table__Manifest *m, nameset *s)
+{
+	int rc = 0;
+	if (m->transaction_file && *m->transaction_file)
+		rc = ns_add(s, tv_sprintf("_transactions/%s", m->transaction_file));
+	for (size_t i = 0; !rc && i < m->n_fragments; i++) {
+		const Lance__Table__DataFragment *f = m->fragments[i];
+		const Lance__Table__DeletionFile *d = f->deletion_file;
+		for (size_t j = 0; !rc && j < f->n_files; j++)
+			rc = ns_add(s, tv_sprintf("data/%s", f->files[j]->path ? f->files[j]->path : ""));
+		if (!rc && d)
+			rc = ns_add(s, tv_sprintf("_deletions/%" PRIu64 "-%" PRIu64 "-%" PRIu64 ".%s", f->id,
+			                          d->read_version, d->id,
+			                          d->file_type == LANCE__TABLE__DELETION_FILE__FILE_TYPE__BITMAP
+			                                  ? "bin" : "arrow"));
+	}
+	return rc;
+}
+
+static int sweep_dir(tv_table *t, const char *sub, const nameset *keep, int64_t cutoff_ns,
+                     size_t *removed, tv_err *err)
+{
+	char *dir = tv_sprintf("%s/%s", t->dir, sub);
+	tv_io_entry *e = NULL;
+	size_t n = 0;
+	int rc;
+	if (!dir)
+		return TV_ENOMEM_SET(err, sub);
+	if ((rc = tv_io_list(t->io, dir, &e, &n, err))) {
+		free(dir);
+		return rc;
+	}
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *rel, *path;
+		if (e[i].is_dir || e[i].mtime_ns > cutoff_ns)
+			continue; /* young files may belong to a commit in flight */
+		rel = tv_sprintf("%s/%s", sub, e[i].name);
+		if (rel && !ns_has(keep, rel) && (path = tv_sprintf("%s/%s", dir, e[i].name))) {
+			if (!(rc = tv_io_remove(t->io, path, err)))
+				(*removed)++;
+			free(path);
+		}
+		free(rel);
+	}
+	tv_io_entries_free(e, n);
+	free(dir);
+	return rc;
+}
+
+int tv_table_cleanup(tv_table *t, size_t keep, int64_t older_than_s, size_t *removed,
+                     tv_err *err)
+{
+	uint64_t *vs = NULL;
+	size_t nv = 0;
+	tv_naming naming;
+	nameset live;
+	int64_t cutoff = tv_time_ns() - older_than_s * 1000000000LL;
+	int rc;
+	*removed = 0;
+	memset(&live, 0, sizeof live);
+	tv_strmap_init(&live.map, ns_key, &live);
+	if ((rc = tv_manifest_versions(t->io, t->dir, &vs, &nv, &naming, err)))
+		return rc;
+	for (size_t i = 0; !rc && i < nv; i++) {
+		char *mp = tv_manifest_path(t->dir, naming, vs[i]);
+		tv_io_entry st;
+		bool kept = i + keep >= nv || i == nv - 1;
+		if (!mp) {
+			rc = TV_ENOMEM_SET(err, "cleanup");
+			break;
+		}
+		if (!kept && (rc = tv_io_stat(t->io, mp, &st, err)) == 0)
+			kept = st.mtime_ns > cutoff;
+		if (!rc && kept) {
+			tv_manifest mf;
+			if (!(rc = tv_manifest_read(t->io, mp, &mf, err))) {
+				rc = referenced(mf.m, &live) ? TV_ENOMEM_SET(err, "cleanup") : 0;
+				tv_manifest_free(&mf);
+			}
+		} else if (!rc && !(rc = tv_io_remove(t->io, mp, err))) {
+			(*removed)++;
+		}
+		free(mp);
+	}
+	if (!rc)
+		rc = sweep_dir(t, "data", &live, cutoff, removed, err);
+	if (!rc)
+		rc = sweep_dir(t, "_deletions", &live, cutoff, removed, err);
+	if (!rc)
+		rc = sweep_dir(t, "_transactions", &live, cutoff, removed, err);
+	for (size_t i = 0; i < live.n; i++)
+		free(live.names[i]);
+	free(live.names);
+	tv_strmap_free(&live.map);
+	free(vs);
+	return rc;
+}

@@ -65,6 +65,24 @@ int tv_table_delete_ids(tv_table *t, const char *const *ids, size_t n, size_t *d
  * older and newer versions stay readable. */
 int tv_table_restore(tv_table *t, uint64_t version, tv_err *err);
 
+/* Compaction: rewrites the live rows of fragments with fewer than
+ * small_rows rows or with deleted rows into one new fragment (a Lance
+ * Rewrite; new fragment ids, old data files untouched, so any index
+ * LanceDB built stays correct and searches the new fragment exactly).
+ * Does nothing unless at least min_fragments qualify (or one has
+ * deletions). *rewritten receives how many fragments were merged. */
+int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, size_t *rewritten,
+                     tv_err *err);
+
+/* Cleanup: removes the manifests of versions that are neither among the
+ * newest `keep` nor younger than older_than_s seconds, then every data,
+ * deletion and transaction file that no remaining version references and
+ * that is itself older than older_than_s (so files of a commit still in
+ * flight survive). Never touches _indices/ or what the latest version uses.
+ * *removed receives the number of files removed. */
+int tv_table_cleanup(tv_table *t, size_t keep, int64_t older_than_s, size_t *removed,
+                     tv_err *err);
+
 /* Versions of the table, ascending (caller frees). */
 int tv_table_versions(tv_io *io, const char *dir, uint64_t **v, size_t *n, tv_err *err);
 

@@ -47,6 +47,15 @@ if (step === "read-teavec") {
   const t = await db.openTable("tea");
   out.count = await t.countRows();
   out.id5 = (await t.query().where("id = 'id5'").toArray())[0].text;
+} else if (step === "read-small") {
+  const t = await db.openTable("small");
+  out.count = await t.countRows();
+  out.id90 = (await t.query().where("id = 'id90'").toArray())[0].text;
+  out.versions_ok = true;
+  for (const v of await t.listVersions()) {
+    try { await t.checkout(v.version); await t.countRows(); } catch (e) { out.versions_ok = false; out.bad = String(e); }
+  }
+  await t.checkoutLatest();
 } else if (step === "make-22") {
   await db.createTable("new22", [{ id: "a", text: "x", vector: [1, 2], metadata: "{}" }]);
   out.ok = true;

@@ -50,6 +50,17 @@ J=$(lance read-tea "$DB")
 check "LanceDB reads teavec's upsert into its table" test "$(echo "$J" | jq -r .id5)" = up
 check "the upsert replaced, not duplicated" test "$(echo "$J" | jq .count)" = "$("$T" count "$DB" tea)"
 
+# teavec compacts and cleans up many small upserts; LanceDB reads the result
+export TVTABLE_SETTINGS='"cleanup_older_than_s": 0, "compact_min_fragments": 4'
+for i in $(seq 0 29); do "$T" upsert "$DB" small 8 $((i * 3)) 5 "s$i" >/dev/null; done
+"$T" optimize "$DB" small
+unset TVTABLE_SETTINGS
+check "teavec's compacted table keeps every row" test "$("$T" count "$DB" small)" = 92
+J=$(lance read-small "$DB")
+check "LanceDB counts teavec's compacted table" test "$(echo "$J" | jq .count)" = 92
+check "LanceDB reads the last upsert's text" test "$(echo "$J" | jq -r .id90)" = s29
+check "LanceDB opens every version teavec kept" test "$(echo "$J" | jq .versions_ok)" = true
+
 # a 2.2 table (LanceDB's default) is refused clearly
 lance make-22 "$DB" >/dev/null
 "$T" count "$DB" new22 >/dev/null 2>"$TMP/err22"

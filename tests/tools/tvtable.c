@@ -8,6 +8,7 @@
  *   tvtable upsert  ROOT COLL DIM FIRST N [TAG]   rows id<FIRST..FIRST+N-1>
  *   tvtable delete  ROOT COLL ID...
  *   tvtable search  ROOT COLL DIM I      nearest id to the vector of row I
+ *   tvtable optimize ROOT COLL           compact, and clean up with no age grace
  *
  * Vectors are a deterministic function of the row number, so a reader can
  * check what a writer wrote without sharing state.
@@ -28,7 +29,9 @@ static void vec_of(long i, size_t dim, float *v)
 
 static tv_store *open_store(const char *root)
 {
-	char *settings = tv_sprintf("{\"lancedb_path\": \"%s\"}", root);
+	const char *extra = getenv("TVTABLE_SETTINGS");
+	char *settings = tv_sprintf("{\"lancedb_path\": \"%s\"%s%s}", root, extra ? ", " : "",
+	                            extra ? extra : "");
 	tv_store *s = NULL;
 	if (tv_store_open(&s, "lancedb", settings)) {
 		fprintf(stderr, "tvtable: %s\n", tv_last_errmsg());
@@ -129,6 +132,8 @@ int main(int argc, char **argv)
 		size_t gone = 0;
 		rc = tv_store_delete(s, coll, (const char *const *)argv + 4, (size_t)(argc - 4), &gone);
 		printf("%zu\n", gone);
+	} else if (!strcmp(cmd, "optimize")) {
+		rc = tv_store_optimize(s, coll);
 	} else if (!strcmp(cmd, "search") && argc == 6) {
 		size_t dim = strtoul(argv[4], NULL, 10);
 		float *v = calloc(dim, sizeof *v);

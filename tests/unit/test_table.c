@@ -13,11 +13,13 @@
 
 static char root[4096];
 
+static const char *extra = "";
+
 static tv_store *open_db(void)
 {
-	char settings[4200];
+	char settings[4400];
 	tv_store *s = NULL;
-	snprintf(settings, sizeof settings, "{\"lancedb_path\": \"%s\"}", root);
+	snprintf(settings, sizeof settings, "{\"lancedb_path\": \"%s\"%s}", root, extra);
 	if (tv_store_open(&s, "lancedb", settings))
 		fprintf(stderr, "open: %s\n", tv_last_errmsg());
 	return s;
@@ -293,8 +295,80 @@ static void test_damaged_manifest_is_corrupt_naming_the_file(void)
 	tv_store_close(s);
 }
 
+static size_t files_in(const char *sub)
+{
+	char cmd[4400];
+	size_t n = 0;
+	FILE *p;
+	snprintf(cmd, sizeof cmd, "ls '%s/t.lance/%s' 2>/dev/null | wc -l", root, sub);
+	if ((p = popen(cmd, "r"))) {
+		if (fscanf(p, "%zu", &n) != 1)
+			n = 0;
+		pclose(p);
+	}
+	return n;
+}
+
+/* An agent upserting a few rows at a time: fragments and versions stay
+ * bounded by automatic compaction and cleanup, and every row survives. */
+static void test_small_upserts_are_compacted_and_cleaned_up(void)
+{
+	tv_store *s;
+	tv_results *r;
+	size_t n = 0;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("compact"));
+	extra = ", \"cleanup_older_than_s\": 0";
+	s = open_db();
+	REQUIRE(s);
+	for (int i = 0; i < 120; i++) {
+		char tag[16];
+		snprintf(tag, sizeof tag, "u%d", i);
+		REQUIRE(upsert(s, (i * 7) % 150, 5, tag) == 0);
+	}
+	printf("  after 120 upserts: %zu data files, %zu manifests, %zu deletion files\n",
+	       files_in("data"), files_in("_versions") - 1, files_in("_deletions"));
+	CHECK(files_in("data") <= 40);
+	CHECK(files_in("_versions") <= 40);
+	r = all(s);
+	REQUIRE(r);
+	CHECK(distinct_ids(r));
+	{
+		char cover[200] = {0};
+		size_t want = 0;
+		for (int k = 0; k < 120; k++)
+			memset(cover + (k * 7) % 150, 1, 5);
+		for (int i = 0; i < 200; i++)
+			want += cover[i];
+		CHECK_EQ_INT(r->n, want);
+		n = want;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		/* the text is the tag of the last upsert that covered the id */
+		long id = atol(r->items[i].id + 2), last = -1;
+		char want[32];
+		for (int k = 0; k < 120; k++)
+			if (id >= (k * 7) % 150 && id < (k * 7) % 150 + 5)
+				last = k;
+		snprintf(want, sizeof want, "u%ld", last);
+		CHECK_MSG(!strcmp(r->items[i].text, want), "%s: %s, want %s", r->items[i].id,
+		          r->items[i].text, want);
+	}
+	tv_results_free(r);
+	CHECK_EQ_INT(tv_store_optimize(s, NULL), 0);
+	{
+		size_t after = 0;
+		tv_store_count(s, "t", &after);
+		CHECK_EQ_INT(after, n);
+	}
+	/* cleanup keeps the newest 10 versions and the files they use */
+	CHECK(files_in("_versions") <= 12);
+	tv_store_close(s);
+	extra = "";
+}
+
 int main(void)
 {
+	TV_RUN(test_small_upserts_are_compacted_and_cleaned_up);
 	TV_RUN(test_rows_persist_across_reopen);
 	TV_RUN(test_state_restores_an_earlier_version);
 	TV_RUN(test_concurrent_writer_processes_lose_nothing);
