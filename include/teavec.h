@@ -178,6 +178,16 @@ int tv_store_restore_state(tv_store *s, const char *json);
  * NULL collection = every collection. */
 int tv_store_optimize(tv_store *s, const char *collection);
 
+/* The versions of a collection (lancedb store), oldest first, as a JSON
+ * array (caller frees with free()):
+ *   [{"version": 3, "timestamp": "2026-11-24T22:50:01Z", "operation": "update"}, ...]
+ * The memory store has no versions: TV_EUNSUPPORTED. */
+int tv_store_versions(tv_store *s, const char *collection, char **json_out);
+/* Pins collection at version for reading (0 = follow the newest again);
+ * while pinned, writes to it are TV_EINVAL. Other processes' commits do
+ * not move a pinned collection. Memory store: TV_EUNSUPPORTED. */
+int tv_store_checkout(tv_store *s, const char *collection, uint64_t version);
+
 /* Names of the collections, sorted; free with tv_strings_free. */
 int tv_store_collections(tv_store *s, char ***names_out, size_t *n_out);
 void tv_strings_free(char **v, size_t n);

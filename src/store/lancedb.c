@@ -12,15 +12,18 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
+#include "table/manifest.h"
 #include "table/table.h"
 #include "util/common.h"
 
 typedef struct ldb_coll {
 	char *name;
 	tv_table *t;
+	uint64_t pinned; /* checked-out version, 0 = follow the newest */
 } ldb_coll;
 
 typedef struct ldb_store {
@@ -56,7 +59,9 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 		free(vs);
 		return 0;
 	}
-	if (!rc && i < s->ncolls && tv_table_version(s->colls[i].t) == vs[nv - 1]) {
+	if (!rc && i < s->ncolls && s->colls[i].pinned) {
+		*out = s->colls[i].t;
+	} else if (!rc && i < s->ncolls && tv_table_version(s->colls[i].t) == vs[nv - 1]) {
 		*out = s->colls[i].t;
 	} else if (!rc) {
 		tv_table *t;
@@ -76,6 +81,7 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 				} else {
 					s->colls = v;
 					s->colls[s->ncolls].name = nm;
+					s->colls[s->ncolls].pinned = 0;
 					s->colls[s->ncolls++].t = t;
 				}
 			}
@@ -89,6 +95,7 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 }
 
 static int ldb_collections(tv_store *st, char ***names, size_t *n);
+static int refuse_pinned(ldb_store *s, const char *coll);
 
 /* Automatic upkeep after writes, so that an agent upserting a few rows at
  * a time never accumulates thousands of fragments or versions: merge small
@@ -110,7 +117,7 @@ static int ldb_optimize(tv_store *st, const char *coll)
 	int rc = 0;
 	if (coll) {
 		tv_table *t;
-		if ((rc = get_table(s, coll, &t)) || !t)
+		if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)) || !t)
 			return rc;
 		return maintain(s, t, 2);
 	}
@@ -122,13 +129,32 @@ static int ldb_optimize(tv_store *st, const char *coll)
 	return rc;
 }
 
+static ldb_coll *find_coll(ldb_store *s, const char *name)
+{
+	for (size_t i = 0; i < s->ncolls; i++)
+		if (!strcmp(s->colls[i].name, name))
+			return &s->colls[i];
+	return NULL;
+}
+
+static int refuse_pinned(ldb_store *s, const char *coll)
+{
+	ldb_coll *c = find_coll(s, coll);
+	if (c && c->pinned)
+		return tv_err_set(&s->base.err, TV_EINVAL,
+		                  "collection '%s' is checked out at version %" PRIu64
+		                  " (read-only); check out version 0 to write",
+		                  coll, c->pinned);
+	return 0;
+}
+
 static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n, size_t dim)
 {
 	ldb_store *s = (ldb_store *)st;
 	tv_table *t;
 	char *dir;
 	int rc;
-	if ((rc = get_table(s, coll, &t)))
+	if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)))
 		return rc;
 	if (t) {
 		if (tv_table_dim(t) != dim)
@@ -193,7 +219,7 @@ static int ldb_remove(tv_store *st, const char *coll, const char *const *ids, si
 	int rc;
 	if (deleted)
 		*deleted = 0;
-	if ((rc = get_table(s, coll, &t)) || !t)
+	if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)) || !t)
 		return rc;
 	return tv_table_delete_ids(t, ids, n, deleted, &st->err);
 }
@@ -291,6 +317,97 @@ static int ldb_restore_state(tv_store *st, const json_t *state)
 	return 0;
 }
 
+static int ldb_checkout(tv_store *st, const char *coll, uint64_t version)
+{
+	ldb_store *s = (ldb_store *)st;
+	ldb_coll *c;
+	tv_table *t, *pin;
+	char *dir;
+	int rc;
+	if ((c = find_coll(s, coll)))
+		c->pinned = 0;
+	if ((rc = get_table(s, coll, &t)))
+		return rc;
+	if (!t)
+		return tv_err_set(&st->err, TV_ENOTFOUND, "collection '%s' does not exist", coll);
+	if (version == 0)
+		return 0;
+	if (!(dir = table_dir(coll)))
+		return TV_ENOMEM_SET(&st->err, "checkout");
+	rc = tv_table_open(&pin, s->io, dir, version, &st->err);
+	free(dir);
+	if (rc)
+		return rc;
+	c = find_coll(s, coll);
+	tv_table_close(c->t);
+	c->t = pin;
+	c->pinned = version;
+	return 0;
+}
+
+static const char *op_name(const Lance__Table__Transaction *txn)
+{
+	if (!txn)
+		return "unknown";
+	switch (txn->operation_case) {
+	case LANCE__TABLE__TRANSACTION__OPERATION_APPEND: return "append";
+	case LANCE__TABLE__TRANSACTION__OPERATION_DELETE: return "delete";
+	case LANCE__TABLE__TRANSACTION__OPERATION_OVERWRITE: return "overwrite";
+	case LANCE__TABLE__TRANSACTION__OPERATION_CREATE_INDEX: return "create_index";
+	case LANCE__TABLE__TRANSACTION__OPERATION_REWRITE: return "rewrite";
+	case LANCE__TABLE__TRANSACTION__OPERATION_MERGE: return "merge";
+	case LANCE__TABLE__TRANSACTION__OPERATION_RESTORE: return "restore";
+	case LANCE__TABLE__TRANSACTION__OPERATION_UPDATE: return "update";
+	case LANCE__TABLE__TRANSACTION__OPERATION_PROJECT: return "project";
+	case LANCE__TABLE__TRANSACTION__OPERATION_UPDATE_CONFIG: return "update_config";
+	default: return "other";
+	}
+}
+
+static int ldb_versions(tv_store *st, const char *coll, json_t **out)
+{
+	ldb_store *s = (ldb_store *)st;
+	uint64_t *vs = NULL;
+	size_t nv = 0;
+	char *dir = table_dir(coll);
+	json_t *arr = json_array();
+	tv_naming naming;
+	int rc;
+	if (!dir)
+		return TV_ENOMEM_SET(&st->err, "versions");
+	rc = tv_manifest_versions(s->io, dir, &vs, &nv, &naming, &st->err);
+	if (!rc && nv == 0)
+		rc = tv_err_set(&st->err, TV_ENOTFOUND, "collection '%s' does not exist", coll);
+	for (size_t i = 0; !rc && i < nv; i++) {
+		char *mp = tv_manifest_path(dir, naming, vs[i]), when[40] = "";
+		tv_manifest mf;
+		if (!mp) {
+			rc = TV_ENOMEM_SET(&st->err, "versions");
+			break;
+		}
+		if (tv_manifest_read(s->io, mp, &mf, NULL) == 0) { /* cleanup may race us: skip */
+			if (mf.m->timestamp) {
+				time_t sec = (time_t)mf.m->timestamp->seconds;
+				struct tm tm;
+				gmtime_r(&sec, &tm);
+				strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+			}
+			json_array_append_new(arr, json_pack("{s:I,s:s,s:s}", "version", (json_int_t)vs[i],
+			                                     "timestamp", when, "operation", op_name(mf.txn)));
+			tv_manifest_free(&mf);
+		}
+		free(mp);
+	}
+	free(vs);
+	free(dir);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*out = arr;
+	return 0;
+}
+
 static void ldb_free(tv_store *st)
 {
 	ldb_store *s = (ldb_store *)st;
@@ -306,7 +423,7 @@ static void ldb_free(tv_store *st)
 
 static const tv_store_methods ldb_methods = {
 	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_get_state, ldb_restore_state,
-	ldb_collections, ldb_optimize, ldb_free,
+	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free,
 };
 
 /* ~ expanded, relative paths made absolute; URIs kept as they are. */

@@ -415,6 +415,38 @@ int tv_store_optimize(tv_store *s, const char *collection)
 	return s->m->optimize ? s->m->optimize(s, collection) : 0;
 }
 
+int tv_store_versions(tv_store *s, const char *collection, char **json_out)
+{
+	json_t *v = NULL;
+	int rc;
+	tv_err_clear(&s->err);
+	*json_out = NULL;
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)))
+		return rc;
+	if (!s->m->versions)
+		return tv_err_set(&s->err, TV_EUNSUPPORTED, "the %s store keeps no versions",
+		                  s->m->type);
+	if ((rc = s->m->versions(s, collection, &v)))
+		return rc;
+	*json_out = json_dumps(v, JSON_COMPACT);
+	json_decref(v);
+	return *json_out ? 0 : TV_ENOMEM_SET(&s->err, "versions");
+}
+
+int tv_store_checkout(tv_store *s, const char *collection, uint64_t version)
+{
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)))
+		return rc;
+	if (!s->m->checkout)
+		return tv_err_set(&s->err, TV_EUNSUPPORTED, "the %s store keeps no versions",
+		                  s->m->type);
+	return s->m->checkout(s, collection, version);
+}
+
 int tv_store_collections(tv_store *s, char ***names_out, size_t *n_out)
 {
 	tv_err_clear(&s->err);

@@ -56,6 +56,8 @@ typedef struct tv_store_methods {
 	int (*restore_state)(tv_store *s, const json_t *state);
 	int (*collections)(tv_store *s, char ***names, size_t *n);
 	int (*optimize)(tv_store *s, const char *collection); /* may be NULL */
+	int (*versions)(tv_store *s, const char *collection, json_t **out); /* may be NULL */
+	int (*checkout)(tv_store *s, const char *collection, uint64_t version); /* may be NULL */
 	void (*free)(tv_store *s);
 } tv_store_methods;
 

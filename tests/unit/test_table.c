@@ -101,6 +101,69 @@ static void test_rows_persist_across_reopen(void)
 	tv_store_close(s);
 }
 
+static void test_versions_list_and_checkout_reads_the_past(void)
+{
+	tv_store *s;
+	char *js = NULL;
+	size_t n = 0;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("versions"));
+	s = open_db();
+	REQUIRE(s);
+	REQUIRE(upsert(s, 0, 10, "a") == 0);
+	REQUIRE(upsert(s, 5, 10, "b") == 0);
+	REQUIRE(tv_store_versions(s, "t", &js) == 0);
+	CHECK_MSG(strstr(js, "{\"version\":1,") && strstr(js, "\"operation\":\"overwrite\"") &&
+	          strstr(js, "{\"version\":2,") && strstr(js, "\"operation\":\"update\""), "%s", js);
+	free(js);
+	CHECK_EQ_INT(tv_store_checkout(s, "t", 1), 0);
+	tv_store_count(s, "t", &n);
+	CHECK_EQ_INT(n, 10);
+	CHECK_EQ_INT(upsert(s, 100, 1, "c"), TV_EINVAL);
+	CHECK(strstr(tv_store_errmsg(s), "checked out at version 1") != NULL);
+	CHECK_EQ_INT(tv_store_checkout(s, "t", 0), 0);
+	tv_store_count(s, "t", &n);
+	CHECK_EQ_INT(n, 15);
+	CHECK_EQ_INT(tv_store_checkout(s, "t", 42), TV_ENOTFOUND);
+	CHECK_EQ_INT(tv_store_checkout(s, "nope", 1), TV_ENOTFOUND);
+	tv_store_close(s);
+	REQUIRE(tv_store_open(&s, "memory", NULL) == 0);
+	CHECK_EQ_INT(tv_store_versions(s, "t", &js), TV_EUNSUPPORTED);
+	tv_store_close(s);
+}
+
+/* A read-only database opens and answers; writing it names the path. */
+static void test_read_only_database_reads_and_refuses_writes(void)
+{
+	tv_store *s;
+	size_t n = 0;
+	char cmd[4200];
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("readonly"));
+	s = open_db();
+	REQUIRE(s && upsert(s, 0, 3, "a") == 0);
+	tv_store_close(s);
+	snprintf(cmd, sizeof cmd, "chmod -R a-w '%s'", root);
+	if (system(cmd)) { /* best effort */ }
+	s = open_db();
+	REQUIRE(s);
+	CHECK_EQ_INT(tv_store_count(s, "t", &n), 0);
+	CHECK_EQ_INT(n, 3);
+	if (geteuid() != 0) {
+		CHECK_EQ_INT(upsert(s, 10, 1, "b"), TV_EPERM);
+		CHECK(strstr(tv_store_errmsg(s), root) != NULL);
+	}
+	tv_store_close(s);
+	/* root ignores file modes: a root that cannot be created (sysfs) */
+	snprintf(root, sizeof root, "/sys/teavec-test-db");
+	s = open_db();
+	REQUIRE(s);
+	CHECK_EQ_INT(upsert(s, 10, 1, "b"), TV_EPERM);
+	CHECK_MSG(strstr(tv_store_errmsg(s), "/sys/teavec-test-db") != NULL, "%s", tv_store_errmsg(s));
+	tv_store_close(s);
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("readonly"));
+	snprintf(cmd, sizeof cmd, "chmod -R u+w '%s'", root);
+	if (system(cmd)) { /* best effort */ }
+}
+
 static void test_state_restores_an_earlier_version(void)
 {
 	tv_store *s;
@@ -371,6 +434,8 @@ int main(void)
 	TV_RUN(test_small_upserts_are_compacted_and_cleaned_up);
 	TV_RUN(test_rows_persist_across_reopen);
 	TV_RUN(test_state_restores_an_earlier_version);
+	TV_RUN(test_versions_list_and_checkout_reads_the_past);
+	TV_RUN(test_read_only_database_reads_and_refuses_writes);
 	TV_RUN(test_concurrent_writer_processes_lose_nothing);
 	TV_RUN(test_sigkill_during_commits_never_tears_a_version);
 	TV_RUN(test_damaged_manifest_is_corrupt_naming_the_file);
