@@ -508,6 +508,19 @@ done:
 	return rc;
 }
 
+/* Every field the new data file holds is still in the schema. */
+static bool schema_still_has(const Lance__Table__Manifest *m, const newfile *nf)
+{
+	for (size_t i = 0; i < nf->nfields; i++) {
+		bool found = false;
+		for (size_t j = 0; j < m->n_fields && !found; j++)
+			found = m->fields[j]->id == nf->fields[i];
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 static void backoff(int attempt)
 {
 	unsigned r = 0;
@@ -538,6 +551,10 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 			tv_table__unload(t);
 			if ((rc = tv_table__load(t, 0, err)))
 				return rc;
+			if (nf && !schema_still_has(t->mf.m, nf))
+				return tv_err_set(err, TV_ECONFLICT,
+				                  "%s: the table's schema changed under this write "
+				                  "(another writer replaced or altered it)", t->dir);
 		}
 		if (t->mf.m->writer_feature_flags & ~(uint64_t)WRITE_FLAGS_OK)
 			return tv_err_set(err, TV_EUNSUPPORTED,
