@@ -19,6 +19,7 @@ typedef struct tv_frag {
 	tv_rfile **rf;                  /* per data file, opened lazily */
 	tv_datafile **df;
 	tv_strcol str[TV_NCOLS];        /* loaded lazily (strings only) */
+	float *inv_norm;                /* 1/|v| per row, computed on first search */
 	bool loaded[TV_NCOLS];
 } tv_frag;
 
