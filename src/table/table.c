@@ -7,6 +7,7 @@
  * with base paths (shallow clones), `.arrow` deletion files (not yet).
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -312,29 +313,22 @@ static int load_filter_cols(tv_table *t, tv_frag *f, tv_err *err)
 /* Rows per chunk: one page of our own files (8 MiB of vectors). */
 static uint64_t chunk_rows(uint32_t dim) { return TV_MAX(1, (8u << 20) / ((uint64_t)dim * 4)); }
 
-static int frag_norms(tv_table *t, tv_frag *f, tv_datafile *df, uint64_t step, tv_err *err)
+/* Cosine distances of n rows and their inverse norms, in one pass. */
+static void first_pass(const float *q, float qinv, const float *v, uint64_t n, uint32_t dim,
+                       float *inv, float *d)
 {
-	float *inv = tv_mallocarray(f->rows ? f->rows : 1, sizeof *inv);
-	int rc;
-	if (!inv)
-		return TV_ENOMEM_SET(err, "norms");
-	for (uint64_t r0 = 0; r0 < f->rows; r0 += step) {
-		uint64_t n = TV_MIN(step, f->rows - r0);
-		const float *v;
-		float *own = NULL;
-		if ((rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], r0, n, t->dim, &v, &own, NULL,
-		                                   err))) {
-			free(inv);
-			return rc;
+	const tv_kernels *k = tv_vec_kernels();
+	k->dot_sq_batch(q, v, n, dim, d, inv);
+	for (uint64_t i = 0; i < n; i++) {
+		float nr = sqrtf(inv[i]), c;
+		inv[i] = nr > 0.0f ? 1.0f / nr : 0.0f;
+		if (qinv == 0.0f || inv[i] == 0.0f) {
+			d[i] = 1.0f;
+			continue;
 		}
-		for (uint64_t i = 0; i < n; i++) {
-			float nr = tv_vec_norm(v + i * t->dim, t->dim);
-			inv[r0 + i] = nr > 0.0f ? 1.0f / nr : 0.0f;
-		}
-		free(own);
+		c = d[i] * qinv * inv[i];
+		d[i] = 1.0f - (c > 1.0f ? 1.0f : c < -1.0f ? -1.0f : c);
 	}
-	f->inv_norm = inv;
-	return 0;
 }
 
 static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_metric metric,
@@ -348,18 +342,29 @@ static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_me
 		return rc;
 	if (filter && (rc = load_filter_cols(t, f, err)))
 		return rc;
-	/* row norms once per fragment (fragments are immutable): a cosine
-	 * search is then one dot-product pass at memory bandwidth */
-	if (metric == TV_METRIC_COSINE && !f->inv_norm && (rc = frag_norms(t, f, df, step, err)))
-		return rc;
+	/* The first cosine search of a fragment gets each row's norm in the same
+	 * pass as its dot product and keeps 1/|v| (fragments are immutable);
+	 * later searches are one dot-product pass at memory bandwidth. */
+	bool fill = metric == TV_METRIC_COSINE && !f->inv_norm;
+	if (fill && !(f->inv_norm = tv_mallocarray(f->rows ? f->rows : 1, sizeof *f->inv_norm)))
+		return TV_ENOMEM_SET(err, "norms");
 	for (uint64_t r0 = 0; r0 < f->rows; r0 += step) {
 		uint64_t n = TV_MIN(step, f->rows - r0);
 		const float *v;
 		float *own = NULL;
 		if ((rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], r0, n, t->dim, &v, &own, NULL,
-		                                   err)))
+		                                   err))) {
+			if (fill) {
+				free(f->inv_norm);
+				f->inv_norm = NULL;
+			}
 			return rc;
-		tv_vec_distances(metric, q, qinv, v, f->inv_norm ? f->inv_norm + r0 : NULL, n, t->dim, d);
+		}
+		if (fill)
+			first_pass(q, qinv, v, n, t->dim, f->inv_norm + r0, d);
+		else
+			tv_vec_distances(metric, q, qinv, v, f->inv_norm ? f->inv_norm + r0 : NULL, n,
+			                 t->dim, d);
 		for (uint64_t i = 0; i < n; i++) {
 			tv_row_view rv;
 			if (d[i] > tv_topk_worst(top) || tv_table__is_deleted(f, r0 + i))
