@@ -27,7 +27,7 @@
 #include "table/table_int.h"
 #include "util/common.h"
 
-#define MAX_ATTEMPTS 20
+#define MAX_ATTEMPTS 64 /* LanceDB allows 20; our retries are cheap (only deletions are recomputed) */
 /* Writer flags we can preserve: deletion files (1), deprecated v2 (4),
  * table config (8). */
 #define WRITE_FLAGS_OK (1u | 4u | 8u)
@@ -527,7 +527,7 @@ static void backoff(int attempt)
 	struct timespec ts;
 	tv_random_bytes(&r, sizeof r);
 	ts.tv_sec = 0;
-	ts.tv_nsec = (long)(1000000L * (1 + r % (unsigned)(2 << TV_MIN(attempt, 6))));
+	ts.tv_nsec = (long)(1000000L * (1 + r % (unsigned)(2 << TV_MIN(attempt, 7))));
 	nanosleep(&ts, NULL);
 }
 

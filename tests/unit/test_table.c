@@ -195,7 +195,7 @@ static void test_state_restores_an_earlier_version(void)
 /* 4 processes upsert overlapping id ranges: exactly the union remains. */
 static void test_concurrent_writer_processes_lose_nothing(void)
 {
-	enum { PROCS = 4, ROUNDS = 25, BATCH = 20 };
+	enum { PROCS = 4, ROUNDS = 200, BATCH = 20 };
 	tv_store *s;
 	tv_results *r;
 	pid_t pids[PROCS];
@@ -228,14 +228,14 @@ static void test_concurrent_writer_processes_lose_nothing(void)
 	REQUIRE(r);
 	{
 		/* the union of every writer's ranges */
-		char seen[300] = {0};
+		char seen[400] = {0};
 		size_t want = 0;
 		seen[0] = 1;
 		for (int p = 0; p < PROCS; p++)
 			for (int k = 0; k < ROUNDS; k++)
 				for (int i = 0; i < BATCH; i++)
 					seen[(p * 10 + k * 7) % 200 + i] = 1;
-		for (int i = 0; i < 300; i++)
+		for (int i = 0; i < 400; i++)
 			want += seen[i];
 		CHECK_EQ_INT(r->n, want);
 	}
@@ -331,6 +331,34 @@ static void flip_byte(const char *path, long from_end)
 			perror("pwrite");
 	}
 	close(fd);
+}
+
+static void test_damaged_deletion_file_is_corrupt_naming_the_file(void)
+{
+	tv_store *s;
+	size_t n;
+	char cmd[4400], path[4400];
+	FILE *p;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("corrupt-del"));
+	s = open_db();
+	REQUIRE(s && upsert(s, 0, 50, "a") == 0 && upsert(s, 10, 5, "b") == 0);
+	tv_store_close(s);
+	snprintf(cmd, sizeof cmd, "ls %s/t.lance/_deletions/*.bin", root);
+	REQUIRE((p = popen(cmd, "r")) && fgets(path, sizeof path, p));
+	pclose(p);
+	path[strcspn(path, "\n")] = 0;
+	flip_byte(path, 1); /* a row offset past the fragment, or a broken container */
+	s = open_db();
+	REQUIRE(s);
+	CHECK_EQ_INT(tv_store_count(s, "t", &n), TV_ECORRUPT);
+	CHECK_MSG(strstr(tv_store_errmsg(s), "_deletions/") != NULL, "%s", tv_store_errmsg(s));
+	tv_store_close(s);
+	if (truncate(path, 3) == 0) {
+		s = open_db();
+		REQUIRE(s);
+		CHECK_EQ_INT(tv_store_count(s, "t", &n), TV_ECORRUPT);
+		tv_store_close(s);
+	}
 }
 
 static void test_damaged_manifest_is_corrupt_naming_the_file(void)
@@ -439,5 +467,6 @@ int main(void)
 	TV_RUN(test_concurrent_writer_processes_lose_nothing);
 	TV_RUN(test_sigkill_during_commits_never_tears_a_version);
 	TV_RUN(test_damaged_manifest_is_corrupt_naming_the_file);
+	TV_RUN(test_damaged_deletion_file_is_corrupt_naming_the_file);
 	TV_TEST_END();
 }
