@@ -22,7 +22,12 @@ int main(void)
 C
 check "installs the header, both libraries and the CLI" test -f "$TMP/prefix/include/teavec.h" -a \
 	-f "$TMP/prefix/lib/libteavec.a" -a -f "$TMP/prefix/lib/libteavec.so" -a -x "$TMP/prefix/bin/teavec"
-if cc "$TMP/use.c" $(pkg-config --cflags --libs teavec) -Wl,-rpath,"$TMP/prefix/lib" -o "$TMP/use"; then
+# the consumer is built by the same compiler, with the same sanitizers, as the library
+cache=${TV_BUILD_DIR}/CMakeCache.txt
+CC=$(sed -n 's/^CMAKE_C_COMPILER:[A-Z]*=//p' "$cache")
+SAN=""
+grep -q '^TV_SANITIZE:BOOL=ON' "$cache" && SAN="-fsanitize=address,undefined"
+if ${CC:-cc} $SAN "$TMP/use.c" $(pkg-config --cflags --libs teavec) -Wl,-rpath,"$TMP/prefix/lib" -o "$TMP/use"; then
 	check "a consumer built with pkg-config runs against the shared library" \
 		test "$("$TMP/use")" = "$("$TEAVEC" version | awk '{print $2}') 1"
 else
