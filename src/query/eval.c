@@ -598,3 +598,71 @@ bool tv_filter_matches(const tv_filter *f, const tv_row_view *row)
 		tv_buf_free(&c.scratch[i]);
 	return t == T;
 }
+
+/* ---- planner helpers -------------------------------------------------- */
+
+int tv_filter_json_string(const char *json, size_t len, const char *key, const char **val,
+                          size_t *vlen, tv_buf *scratch)
+{
+	const char *p = json ? find_key(json, json + len, key, scratch) : NULL;
+	tv_val v;
+	if (!p)
+		return 0;
+	decode(p, json + len, &v, scratch);
+	if (v.type == TV_V_NULL)
+		return 0;
+	if (v.type != TV_V_STR)
+		return -1;
+	*val = v.s;
+	*vlen = v.len;
+	return 1;
+}
+
+static bool eq_operand(const tv_opnd *o, tv_filter_eq *out)
+{
+	if (o->kind == TV_O_PATH)
+		out->column = TV_EQ_PATH;
+	else if (o->kind == TV_O_ID)
+		out->column = TV_EQ_ID;
+	else if (o->kind == TV_O_META && o->nkeys == 1) {
+		out->column = TV_EQ_META;
+		out->key = o->keys[0];
+	} else
+		return false;
+	return true;
+}
+
+static bool eq_node(const tv_node *n, tv_filter_eq *out)
+{
+	if (n->kind == TV_N_AND)
+		return eq_node(n->l, out) || eq_node(n->r, out);
+	if (n->kind == TV_N_CMP && n->op == TV_EQ) {
+		const tv_opnd *col = n->a.kind == TV_O_LIT ? &n->b : &n->a;
+		const tv_opnd *lit = n->a.kind == TV_O_LIT ? &n->a : &n->b;
+		if (lit->kind != TV_O_LIT || lit->lit.type != TV_V_STR || !eq_operand(col, out))
+			return false;
+		out->n = 1;
+		out->vals[0] = lit->lit.s;
+		out->lens[0] = lit->lit.len;
+		return true;
+	}
+	if (n->kind == TV_N_IN && !n->negated && n->nlist <= TV_FILTER_EQ_MAX &&
+	    eq_operand(&n->a, out)) {
+		for (size_t i = 0; i < n->nlist; i++)
+			if (n->list[i].kind != TV_O_LIT || n->list[i].lit.type != TV_V_STR)
+				return false;
+		out->n = n->nlist;
+		for (size_t i = 0; i < n->nlist; i++) {
+			out->vals[i] = n->list[i].lit.s;
+			out->lens[i] = n->list[i].lit.len;
+		}
+		return true;
+	}
+	return false;
+}
+
+bool tv_filter_equality(const tv_filter *f, tv_filter_eq *out)
+{
+	memset(out, 0, sizeof *out);
+	return f && f->root && eq_node(f->root, out);
+}

@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "util/common.h"
 #include "util/err.h"
 
 typedef struct tv_filter tv_filter;
@@ -46,6 +47,27 @@ int tv_filter_from_dict_json(tv_filter **out, const char *json, tv_err *err);
 /* a AND b; takes ownership of both (either may be NULL). */
 tv_filter *tv_filter_and(tv_filter *a, tv_filter *b);
 void tv_filter_free(tv_filter *f);
+
+/* For the planner: when the filter (through its top-level ANDs) requires
+ * `path`, `id` or a top-level metadata key to equal one of a few string
+ * values (`path = 'a'`, `lang IN ('en', 'fr')`, dict {"lang": "en"}),
+ * describes that constraint so a search can visit only those rows; the
+ * whole filter must still be applied to them. Pointers borrow from f. */
+#define TV_FILTER_EQ_MAX 64
+typedef struct tv_filter_eq {
+	enum { TV_EQ_PATH, TV_EQ_ID, TV_EQ_META } column;
+	const char *key; /* TV_EQ_META: the metadata key */
+	size_t n;
+	const char *vals[TV_FILTER_EQ_MAX];
+	size_t lens[TV_FILTER_EQ_MAX];
+} tv_filter_eq;
+bool tv_filter_equality(const tv_filter *f, tv_filter_eq *out);
+
+/* The value of top-level key in a JSON object text: 1 and the string (escapes
+ * decoded into scratch when needed) when it is a string, 0 when the key is
+ * absent or null (or the text is not JSON), -1 for any other type. */
+int tv_filter_json_string(const char *json, size_t len, const char *key, const char **val,
+                           size_t *vlen, tv_buf *scratch);
 
 /* True when the filter is TRUE for the row. */
 bool tv_filter_matches(const tv_filter *f, const tv_row_view *row);

@@ -192,6 +192,9 @@ void tv_table__unload(tv_table *t)
 		for (int c = 0; c < TV_NCOLS; c++)
 			tv_strcol_free(&f->str[c]);
 		free(f->inv_norm);
+		for (size_t k = 0; k < f->neq; k++)
+			tv_eqidx_free(&f->eq[k]);
+		free(f->eq);
 		free(f->rf);
 		free(f->df);
 		if (f->deleted)
@@ -331,13 +334,62 @@ static void first_pass(const float *q, float qinv, const float *v, uint64_t n, u
 	}
 }
 
+/* A selective equality filter: visit only the rows its values select
+ * (exact, like the scan). Returns 1 when it handled the fragment, 0 when
+ * a scan is better (not selective, or no usable index). */
+static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric metric,
+                           const tv_filter *filter, const tv_filter_eq *eq, tv_topk *top,
+                           tv_err *err)
+{
+	tv_frag *f = &t->frags[fi];
+	const uint32_t *lists[TV_FILTER_EQ_MAX];
+	size_t counts[TV_FILTER_EQ_MAX], total;
+	tv_eqidx *x;
+	tv_datafile *df;
+	int rc;
+	if ((rc = load_filter_cols(t, f, err)))
+		return rc;
+	if ((rc = tv_eqidx_get(f, eq, &x)))
+		return TV_ENOMEM_SET(err, "filter index");
+	if (!x)
+		return 0;
+	total = tv_eqidx_rows(x, eq, lists, counts);
+	if (total * 10 > f->rows) /* over 10% of the rows: scanning is as good */
+		return 0;
+	if ((rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)))
+		return rc;
+	for (size_t i = 0; i < eq->n; i++) {
+		for (size_t j = 0; j < counts[i]; j++) {
+			uint64_t r = lists[i][j];
+			tv_row_view rv;
+			const float *v;
+			float *own = NULL;
+			if (tv_table__is_deleted(f, r))
+				continue;
+			view_of(f, r, &rv);
+			if (!tv_filter_matches(filter, &rv))
+				continue;
+			if ((rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], r, 1, t->dim, &v, &own,
+			                                   NULL, err)))
+				return rc;
+			tv_topk_push(top, tv_distance(metric, q, v, t->dim), ((uint64_t)fi << 32) | r);
+			free(own);
+		}
+	}
+	return 1;
+}
+
 static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_metric metric,
                        const tv_filter *filter, tv_topk *top, float *d, tv_err *err)
 {
 	tv_frag *f = &t->frags[fi];
 	tv_datafile *df = NULL;
 	uint64_t step = chunk_rows(t->dim);
+	tv_filter_eq eq;
 	int rc;
+	if (filter && tv_filter_equality(filter, &eq) &&
+	    (rc = search_selected(t, fi, q, metric, filter, &eq, top, err)) != 0)
+		return rc < 0 ? rc : 0;
 	if ((rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
 	if (filter && (rc = load_filter_cols(t, f, err)))

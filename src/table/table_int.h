@@ -10,6 +10,21 @@
 #include "util/common.h"
 #include "util/strmap.h"
 
+/* Rows of a fragment grouped by the string value of one column or
+ * metadata key, built on the first selective equality filter on it. */
+typedef struct tv_eqidx {
+	int column;        /* tv_filter_eq column */
+	char *key;         /* metadata key, or NULL */
+	bool unusable;     /* some value is not a string (e.g. a list) */
+	tv_strmap map;     /* value -> group */
+	tv_buf arena;      /* the distinct values */
+	uint64_t *goff;    /* per group: offset in arena */
+	uint32_t *glen;
+	uint32_t *gstart;  /* ngroups + 1 */
+	uint32_t *rows;    /* row offsets, grouped */
+	size_t ngroups;
+} tv_eqidx;
+
 typedef struct tv_frag {
 	Lance__Table__DataFragment *pb; /* borrowed from the manifest */
 	uint64_t id, rows;              /* physical rows */
@@ -20,6 +35,8 @@ typedef struct tv_frag {
 	tv_datafile **df;
 	tv_strcol str[TV_NCOLS];        /* loaded lazily (strings only) */
 	float *inv_norm;                /* 1/|v| per row, computed on first search */
+	tv_eqidx *eq;                   /* equality indexes built so far */
+	size_t neq;
 	bool loaded[TV_NCOLS];
 } tv_frag;
 
@@ -48,6 +65,14 @@ struct tv_table {
 	size_t nseen;
 	float *rowbuf; /* one vector, for rows of unmapped files */
 };
+
+/* Equality indexes (eqindex.c): the fragment's index for eq's column,
+ * built on first use; *out NULL when it cannot serve (non-string values). */
+int tv_eqidx_get(tv_frag *f, const tv_filter_eq *eq, tv_eqidx **out);
+/* For each value of eq: lists[i] and counts[i]; returns the total. */
+size_t tv_eqidx_rows(const tv_eqidx *x, const tv_filter_eq *eq, const uint32_t **lists,
+                     size_t *counts);
+void tv_eqidx_free(tv_eqidx *x);
 
 int tv_table__load(tv_table *t, uint64_t version, tv_err *err);
 void tv_table__unload(tv_table *t);
