@@ -306,7 +306,7 @@ int main(int argc, char **argv)
 		}
 		ingest = (double)nb / ingest;
 		getrusage(RUSAGE_SELF, &ru);
-		nq = TV_MIN(nqq, (size_t)1000);
+		nq = TV_MIN(TV_MIN(nqq, nq), (size_t)1000);
 		for (size_t i = 0; i < nq; i++)
 			lat[i] = query_ms(s, qs + i * d, d, NULL, &nres);
 		pct(lat, nq, &p50, &p99);

@@ -463,7 +463,7 @@ int tv_store_lancedb_new(tv_store **out, const json_t *settings, tv_err *err)
 		return tv_err_set(err, TV_EINVAL, "settings.rag.metric: '%s' is not one of cosine, l2, dot",
 		                  metric);
 	}
-	s->small_rows = setting_u64(settings, "compact_small_rows", 65536);
+	s->small_rows = setting_u64(settings, "compact_small_rows", 8192);
 	s->min_fragments = (size_t)setting_u64(settings, "compact_min_fragments", 16);
 	s->keep_versions = (size_t)setting_u64(settings, "cleanup_keep_versions", 10);
 	s->keep_seconds = (int64_t)setting_u64(settings, "cleanup_older_than_s", 3600);

@@ -859,7 +859,7 @@ int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, siz
 	*rewritten = 0;
 	if (!pick)
 		return TV_ENOMEM_SET(err, "compaction");
-	for (size_t i = 0, total = 0; i < t->nfrags && total < (1u << 20); i++)
+	for (size_t i = 0, total = 0; i < t->nfrags && total < (1u << 18); i++)
 		if (compactable(&t->frags[i], small_rows)) {
 			pick[np++] = i;
 			total += t->frags[i].rows;
