@@ -138,7 +138,9 @@ static int row_copy(mem_row *dst, const char *id, size_t id_len, const char *tex
 	dst->id = tv_strndup(id, id_len);
 	dst->text = tv_strndup(text, text_len);
 	dst->path = path ? tv_strndup(path, path_len) : NULL;
-	dst->meta_text = tv_strdup(meta_text);
+	/* canonical compact text, so that a state round trip returns the same */
+	(void)meta_text;
+	dst->meta_text = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	dst->id_len = id_len;
 	dst->text_len = text_len;
 	dst->path_len = path_len;

@@ -146,7 +146,9 @@ static int check_row(tv_err *err, size_t i, const tv_record *r, size_t dim, tv_r
 			return tv_err_set(err, TV_EINVAL, "rows[%zu].metadata: expected a JSON object", i);
 		}
 	}
-	out->metadata_text = json_dumps(out->metadata, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	/* validated above; stored as given (re-serialising cost as much as the
+	 * parse and changed nothing a reader can rely on) */
+	out->metadata_text = tv_strdup(r->metadata && *r->metadata ? r->metadata : "{}");
 	if (!out->metadata || !out->metadata_text)
 		return TV_ENOMEM_SET(err, "row metadata");
 	return 0;
@@ -375,7 +377,7 @@ int tv_store_get_state(tv_store *s, char **json_out)
 	*json_out = NULL;
 	if ((rc = s->m->get_state(s, &st)))
 		return rc;
-	*json_out = json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	*json_out = json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(17));
 	json_decref(st);
 	return *json_out ? 0 : TV_ENOMEM_SET(&s->err, "state document");
 }

@@ -213,11 +213,14 @@ static int write_rows(tv_table *t, const Lance__Table__Manifest *m, const tv_row
 	unsigned char rnd[16];
 	char *path = NULL;
 	int rc = TV_ENOMEM;
+	bool contiguous = true; /* the caller's vectors already form one matrix */
+	for (size_t i = 1; i < n && contiguous; i++)
+		contiguous = rows[i].vector == rows[0].vector + i * t->dim;
 	if (!(s.fields = calloc(m->n_fields, sizeof *s.fields)) ||
 	    !(cols = calloc(m->n_fields, sizeof *cols)) ||
 	    !(nf->fields = calloc(m->n_fields, sizeof *nf->fields)) ||
 	    !(nf->cols = calloc(m->n_fields, sizeof *nf->cols)) ||
-	    !(vecs = tv_mallocarray(n, (size_t)t->dim * sizeof *vecs)))
+	    (!contiguous && !(vecs = tv_mallocarray(n, (size_t)t->dim * sizeof *vecs))))
 		goto done;
 	for (int c = 0; c < TV_COL_VEC; c++)
 		if (!(strs[c] = calloc(n, sizeof **strs)) || !(lens[c] = calloc(n, sizeof **lens)))
@@ -228,7 +231,8 @@ static int write_rows(tv_table *t, const Lance__Table__Manifest *m, const tv_row
 		strs[TV_COL_PATH][i] = rows[i].path, lens[TV_COL_PATH][i] = rows[i].path_len;
 		strs[TV_COL_META][i] = rows[i].metadata_text;
 		lens[TV_COL_META][i] = strlen(rows[i].metadata_text);
-		memcpy(vecs + i * t->dim, rows[i].vector, t->dim * sizeof *vecs);
+		if (vecs)
+			memcpy(vecs + i * t->dim, rows[i].vector, t->dim * sizeof *vecs);
 	}
 	for (size_t i = 0; i < m->n_fields; i++) {
 		Lance__File__Field *f = m->fields[i];
@@ -243,7 +247,8 @@ static int write_rows(tv_table *t, const Lance__Table__Manifest *m, const tv_row
 		}
 		s.fields[s.n] = (tv_lance_field){f->id, -1, f->name, f->logical_type, f->nullable,
 		                                 f->encoding};
-		cols[s.n] = c == TV_COL_VEC ? (tv_col_in){TV_COL_F32_VEC, NULL, NULL, vecs, t->dim}
+		cols[s.n] = c == TV_COL_VEC ? (tv_col_in){TV_COL_F32_VEC, NULL, NULL,
+		                                          vecs ? vecs : rows[0].vector, t->dim}
 		                            : (tv_col_in){TV_COL_UTF8, strs[c], lens[c], NULL, 0};
 		nf->fields[s.n] = f->id;
 		nf->cols[s.n] = (int32_t)s.n;
