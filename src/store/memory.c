@@ -385,8 +385,9 @@ static int mem_collections(tv_store *s, char ***names, size_t *n)
  *  "collections": {NAME: {"dim": D, "ids": [...], "texts": [...],
  *                         "paths": [str|null...], "metadatas": [{...}...],
  *                         "embeddings": [[f32...]...]}}}
- * Floats are written with 9 significant digits, which round-trips float32
- * exactly, so a restored store answers queries bit for bit the same. */
+ * Numbers are written with 17 significant digits (float32 embeddings need 9,
+ * metadata doubles 17), so a restored store answers queries bit for bit the
+ * same. */
 static json_t *coll_state(const mem_coll *c)
 {
 	json_t *o = json_object(), *ids = json_array(), *texts = json_array(),
