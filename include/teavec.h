@@ -165,6 +165,16 @@ int tv_store_delete(tv_store *s, const char *collection, const char *const *ids,
 /* Number of rows in collection (0 for an unknown collection). */
 int tv_store_count(tv_store *s, const char *collection, size_t *out);
 
+/* Rows of collection passing a filter (where: SQL WHERE subset, or
+ * filter_json: a TEA dict filter; either may be NULL; both NULL = all). */
+int tv_store_count_where(tv_store *s, const char *collection, const char *where,
+                         const char *filter_json, size_t *out);
+/* Deletes the rows passing the filter, in one commit; at least one of
+ * where / filter_json must be given (use a filter of TRUE to empty it).
+ * *deleted (may be NULL) receives how many rows went. */
+int tv_store_delete_where(tv_store *s, const char *collection, const char *where,
+                          const char *filter_json, size_t *deleted);
+
 /* The store's state as a JSON document (caller frees with free()). For the
  * memory store it holds every collection; for lancedb the path and each
  * collection's version. */

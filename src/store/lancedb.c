@@ -236,6 +236,19 @@ static int ldb_count(tv_store *st, const char *coll, size_t *out)
 	return 0;
 }
 
+static int ldb_match_ids(tv_store *st, const char *coll, const tv_filter *filter, char ***ids,
+                         size_t *n)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	int rc;
+	*ids = NULL;
+	*n = 0;
+	if ((rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	return tv_table_match_ids(t, filter, ids, n, &st->err);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -422,7 +435,8 @@ static void ldb_free(tv_store *st)
 }
 
 static const tv_store_methods ldb_methods = {
-	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_get_state, ldb_restore_state,
+	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_get_state,
+	ldb_restore_state,
 	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free,
 };
 

@@ -355,6 +355,29 @@ static int mem_count(tv_store *s, const char *collection, size_t *out)
 	return 0;
 }
 
+static int mem_match_ids(tv_store *s, const char *collection, const tv_filter *filter,
+                         char ***ids, size_t *n)
+{
+	mem_coll *c = coll_find((mem_store *)s, collection);
+	char **v;
+	size_t k = 0;
+	if (!c || c->n == 0)
+		return 0;
+	if (!(v = calloc(c->n, sizeof *v)))
+		return TV_ENOMEM_SET(&s->err, "ids");
+	for (size_t i = 0; i < c->n; i++) {
+		if (filter && !row_matches(filter, &c->rows[i]))
+			continue;
+		if (!(v[k++] = tv_strdup(c->rows[i].id))) {
+			tv_strings_free(v, k);
+			return TV_ENOMEM_SET(&s->err, "ids");
+		}
+	}
+	*ids = v;
+	*n = k;
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -532,7 +555,8 @@ static void mem_free(tv_store *s)
 }
 
 static const tv_store_methods mem_methods = {
-	"memory", mem_add, mem_query, mem_remove, mem_count, mem_get_state, mem_restore_state,
+	"memory", mem_add, mem_query, mem_remove, mem_count, mem_match_ids, mem_get_state,
+	mem_restore_state,
 	mem_collections, NULL, NULL, NULL, mem_free,
 };
 

@@ -237,15 +237,14 @@ done:
 
 /* ---- query ---------------------------------------------------------- */
 
-static int compile_filters(tv_store *s, const tv_query *q, tv_filter **out)
+static int compile_where(tv_store *s, const char *where, const char *dict, tv_filter **out)
 {
 	tv_filter *a = NULL, *b = NULL;
 	int rc;
 	*out = NULL;
-	if (q->where && *q->where && (rc = tv_filter_parse_sql(&a, q->where, &s->err)))
+	if (where && *where && (rc = tv_filter_parse_sql(&a, where, &s->err)))
 		return rc;
-	if (q->filter_json && *q->filter_json &&
-	    (rc = tv_filter_from_dict_json(&b, q->filter_json, &s->err))) {
+	if (dict && *dict && (rc = tv_filter_from_dict_json(&b, dict, &s->err))) {
 		tv_filter_free(a);
 		return rc;
 	}
@@ -273,7 +272,7 @@ int tv_store_query(tv_store *s, const tv_query *q, tv_results **out)
 	srch.collection = coll_or_default(q->collection);
 	if ((rc = tv_collection_name_check(srch.collection, &s->err)))
 		return rc;
-	if ((rc = compile_filters(s, q, &filter)))
+	if ((rc = compile_where(s, q->where, q->filter_json, &filter)))
 		return rc;
 	srch.vector = q->vector;
 	srch.dim = q->dim;
@@ -367,6 +366,60 @@ int tv_store_count(tv_store *s, const char *collection, size_t *out)
 	if ((rc = tv_collection_name_check(collection, &s->err)))
 		return rc;
 	return s->m->count(s, collection, out);
+}
+
+/* The ids passing a filter, through the backend. */
+static int ids_where(tv_store *s, const char *collection, const char *where, const char *dict,
+                     char ***ids, size_t *n)
+{
+	tv_filter *f = NULL;
+	int rc;
+	*ids = NULL;
+	*n = 0;
+	if ((rc = tv_collection_name_check(collection, &s->err)) ||
+	    (rc = compile_where(s, where, dict, &f)))
+		return rc;
+	rc = s->m->match_ids(s, collection, f, ids, n);
+	tv_filter_free(f);
+	return rc;
+}
+
+int tv_store_count_where(tv_store *s, const char *collection, const char *where,
+                         const char *filter_json, size_t *out)
+{
+	char **ids;
+	size_t n;
+	int rc;
+	tv_err_clear(&s->err);
+	*out = 0;
+	collection = coll_or_default(collection);
+	if ((!where || !*where) && (!filter_json || !*filter_json))
+		return tv_store_count(s, collection, out);
+	if ((rc = ids_where(s, collection, where, filter_json, &ids, &n)))
+		return rc;
+	*out = n;
+	tv_strings_free(ids, n);
+	return 0;
+}
+
+int tv_store_delete_where(tv_store *s, const char *collection, const char *where,
+                          const char *filter_json, size_t *deleted)
+{
+	char **ids;
+	size_t n;
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if (deleted)
+		*deleted = 0;
+	if ((!where || !*where) && (!filter_json || !*filter_json))
+		return tv_err_set(&s->err, TV_EINVAL,
+		                  "delete_where: give a filter (a filter of TRUE deletes every row)");
+	if ((rc = ids_where(s, collection, where, filter_json, &ids, &n)))
+		return rc;
+	rc = n ? s->m->remove(s, collection, (const char *const *)ids, n, deleted) : 0;
+	tv_strings_free(ids, n);
+	return rc;
 }
 
 int tv_store_get_state(tv_store *s, char **json_out)

@@ -52,6 +52,9 @@ typedef struct tv_store_methods {
 	int (*remove)(tv_store *s, const char *collection, const char *const *ids, size_t n,
 	              size_t *deleted);
 	int (*count)(tv_store *s, const char *collection, size_t *out);
+	/* ids of the rows passing filter (the planner of delete/count-where) */
+	int (*match_ids)(tv_store *s, const char *collection, const tv_filter *filter,
+	                 char ***ids, size_t *n);
 	int (*get_state)(tv_store *s, json_t **out);
 	int (*restore_state)(tv_store *s, const json_t *state);
 	int (*collections)(tv_store *s, char ***names, size_t *n);

@@ -516,6 +516,44 @@ int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *
 	return 0;
 }
 
+int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t *n,
+                       tv_err *err)
+{
+	char **v = calloc(t->live ? t->live : 1, sizeof *v);
+	size_t k = 0;
+	int rc = 0;
+	*ids = NULL;
+	*n = 0;
+	if (!v)
+		return TV_ENOMEM_SET(err, "ids");
+	for (size_t fi = 0; !rc && fi < t->nfrags; fi++) {
+		tv_frag *f = &t->frags[fi];
+		if ((rc = load_filter_cols(t, f, err)))
+			break;
+		for (uint64_t r = 0; r < f->rows && k < t->live; r++) {
+			tv_row_view rv;
+			if (tv_table__is_deleted(f, r))
+				continue;
+			view_of(f, r, &rv);
+			if (!rv.id || (filter && !tv_filter_matches(filter, &rv)))
+				continue;
+			if (!(v[k++] = tv_strndup(rv.id, rv.id_len))) {
+				rc = TV_ENOMEM_SET(err, "ids");
+				break;
+			}
+		}
+	}
+	if (rc) {
+		for (size_t i = 0; i < k; i++)
+			free(v[i]);
+		free(v);
+		return rc;
+	}
+	*ids = v;
+	*n = k;
+	return 0;
+}
+
 int tv_table_versions(tv_io *io, const char *dir, uint64_t **v, size_t *n, tv_err *err)
 {
 	tv_naming naming;

@@ -43,6 +43,10 @@ int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
                     tv_err *err);
 /* The row at addr (from a search or scan). */
 int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err);
+/* The ids of the live rows passing filter (NULL = all); caller frees each
+ * and the array. */
+int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t *n,
+                       tv_err *err);
 /* Live rows passing filter (NULL = all). */
 int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *err);
 

@@ -415,6 +415,35 @@ static void test_selective_filters_return_exactly_the_matching_rows(void)
 	tv_store_close(s);
 }
 
+static void test_count_and_delete_where_use_the_same_filters(void)
+{
+	enum { N = 60 };
+	float vecs[N * DIM];
+	tv_store *s = open_mem();
+	size_t n = 0, gone = 0;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "w", N, vecs) == 0);
+	CHECK_EQ_INT(tv_store_count_where(s, "w", "tag = 't1'", NULL, &n), 0);
+	CHECK_EQ_INT(n, 20);
+	CHECK_EQ_INT(tv_store_count_where(s, "w", "n >= 10", "{\"even\": true}", &n), 0);
+	CHECK_EQ_INT(n, 25);
+	CHECK_EQ_INT(tv_store_count_where(s, "w", NULL, NULL, &n), 0);
+	CHECK_EQ_INT(n, N);
+	CHECK_EQ_INT(tv_store_count_where(s, "w", "n >", NULL, &n), TV_EINVAL);
+	CHECK_EQ_INT(tv_store_delete_where(s, "w", NULL, NULL, &gone), TV_EINVAL);
+	CHECK_EQ_INT(tv_store_delete_where(s, "w", "tag = 't1' AND n < 30", NULL, &gone), 0);
+	CHECK_EQ_INT(gone, 10);
+	tv_store_count(s, "w", &n);
+	CHECK_EQ_INT(n, N - 10);
+	CHECK_EQ_INT(tv_store_count_where(s, "w", "tag = 't1'", NULL, &n), 0);
+	CHECK_EQ_INT(n, 10);
+	CHECK_EQ_INT(tv_store_delete_where(s, "w", "TRUE", NULL, &gone), 0);
+	CHECK_EQ_INT(gone, N - 10);
+	CHECK_EQ_INT(tv_store_count_where(s, "nope", "TRUE", NULL, &n), 0);
+	CHECK_EQ_INT(n, 0);
+	tv_store_close(s);
+}
+
 static void test_state_round_trip_reproduces_queries_exactly(void)
 {
 	enum { N = 200 };
@@ -519,6 +548,7 @@ static void run_common(void)
 	TV_RUN(test_dict_filters_on_metadata);
 	TV_RUN(test_include_embeddings_returns_stored_vector);
 	TV_RUN(test_selective_filters_return_exactly_the_matching_rows);
+	TV_RUN(test_count_and_delete_where_use_the_same_filters);
 }
 
 int main(void)
