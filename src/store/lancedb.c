@@ -63,6 +63,10 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 		*out = s->colls[i].t;
 	} else if (!rc && i < s->ncolls && tv_table_version(s->colls[i].t) == vs[nv - 1]) {
 		*out = s->colls[i].t;
+	} else if (!rc && i < s->ncolls) {
+		/* another writer committed: catch up, keeping what is still valid */
+		if (!(rc = tv_table_refresh(s->colls[i].t, &s->base.err)))
+			*out = s->colls[i].t;
 	} else if (!rc) {
 		tv_table *t;
 		if (!(rc = tv_table_open(&t, s->io, dir, 0, &s->base.err))) {

@@ -141,10 +141,10 @@ static int row_copy(mem_row *dst, const char *id, size_t id_len, const char *tex
 	/* canonical compact text, so that a state round trip returns the same */
 	(void)meta_text;
 	dst->meta_text = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(17));
+	dst->meta_len = dst->meta_text ? strlen(dst->meta_text) : 0;
 	dst->id_len = id_len;
 	dst->text_len = text_len;
 	dst->path_len = path_len;
-	dst->meta_len = meta_text ? strlen(meta_text) : 0;
 	dst->meta = json_incref(meta);
 	if (!dst->id || !dst->text || (path && !dst->path) || !dst->meta_text) {
 		row_free(dst);

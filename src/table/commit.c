@@ -553,8 +553,7 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 		int rc;
 		memset(&p, 0, sizeof p);
 		if (attempt > 0) {
-			tv_table__unload(t);
-			if ((rc = tv_table__load(t, 0, err)))
+			if ((rc = tv_table__reload(t, 0, err)))
 				return rc;
 			if (nf && !schema_still_has(t->mf.m, nf))
 				return tv_err_set(err, TV_ECONFLICT,
@@ -618,8 +617,7 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 		plan_free(&p);
 		if (rc != TV_EEXISTS) {
 			if (rc == 0 && (total || nf)) {
-				tv_table__unload(t);
-				rc = tv_table__load(t, 0, err);
+				rc = tv_table__reload(t, 0, err);
 			}
 			return rc;
 		}
@@ -750,8 +748,7 @@ int tv_table_restore(tv_table *t, uint64_t version, tv_err *err)
 		int rc;
 		memset(&p, 0, sizeof p);
 		if (attempt > 0) {
-			tv_table__unload(t);
-			if ((rc = tv_table__load(t, 0, err)))
+			if ((rc = tv_table__reload(t, 0, err)))
 				return rc;
 		}
 		if ((rc = tv_table_open(&old, t->io, t->dir, version, err)))
@@ -775,8 +772,7 @@ int tv_table_restore(tv_table *t, uint64_t version, tv_err *err)
 		tv_table_close(old);
 		if (rc != TV_EEXISTS) {
 			if (!rc) {
-				tv_table__unload(t);
-				rc = tv_table__load(t, 0, err);
+				rc = tv_table__reload(t, 0, err);
 			}
 			return rc;
 		}
@@ -929,8 +925,7 @@ int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, siz
 		rc = 0;
 	} else if (!rc) {
 		*rewritten = np;
-		tv_table__unload(t);
-		rc = tv_table__load(t, 0, err);
+		rc = tv_table__reload(t, 0, err);
 	}
 done:
 	for (size_t i = 0; meta && i < nrows; i++)

@@ -181,29 +181,93 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 	return 0;
 }
 
+static void frag_free(tv_frag *f)
+{
+	for (size_t j = 0; f->pb && j < f->pb->n_files; j++) {
+		tv_datafile_close(f->df ? f->df[j] : NULL);
+		tv_rfile_close(f->rf ? f->rf[j] : NULL);
+	}
+	for (int c = 0; c < TV_NCOLS; c++)
+		tv_strcol_free(&f->str[c]);
+	free(f->inv_norm);
+	for (size_t k = 0; k < f->neq; k++)
+		tv_eqidx_free(&f->eq[k]);
+	free(f->eq);
+	free(f->rf);
+	free(f->df);
+	if (f->deleted)
+		roaring_bitmap_free(f->deleted);
+	memset(f, 0, sizeof *f);
+}
+
 void tv_table__unload(tv_table *t)
 {
-	for (size_t i = 0; i < t->nfrags; i++) {
-		tv_frag *f = &t->frags[i];
-		for (size_t j = 0; f->pb && j < f->pb->n_files; j++) {
-			tv_datafile_close(f->df ? f->df[j] : NULL);
-			tv_rfile_close(f->rf ? f->rf[j] : NULL);
-		}
-		for (int c = 0; c < TV_NCOLS; c++)
-			tv_strcol_free(&f->str[c]);
-		free(f->inv_norm);
-		for (size_t k = 0; k < f->neq; k++)
-			tv_eqidx_free(&f->eq[k]);
-		free(f->eq);
-		free(f->rf);
-		free(f->df);
-		if (f->deleted)
-			roaring_bitmap_free(f->deleted);
-	}
+	for (size_t i = 0; i < t->nfrags; i++)
+		frag_free(&t->frags[i]);
 	free(t->frags);
 	t->frags = NULL;
 	t->nfrags = 0;
 	tv_manifest_free(&t->mf);
+}
+
+static bool same_files(const Lance__Table__DataFragment *a, const Lance__Table__DataFragment *b)
+{
+	if (a->n_files != b->n_files || a->physical_rows != b->physical_rows)
+		return false;
+	for (size_t i = 0; i < a->n_files; i++)
+		if (!a->files[i]->path || !b->files[i]->path || strcmp(a->files[i]->path, b->files[i]->path))
+			return false;
+	return true;
+}
+
+/* Moves what a fragment has computed (open files, string columns, norms,
+ * equality indexes) from old to new: data files are immutable, so all of
+ * it stays true; only the deletion vector is the new version's. */
+static void frag_adopt(tv_frag *nf, tv_frag *of)
+{
+	for (size_t j = 0; j < nf->pb->n_files; j++) {
+		nf->rf[j] = of->rf[j];
+		nf->df[j] = of->df[j];
+		of->rf[j] = NULL;
+		of->df[j] = NULL;
+	}
+	for (int c = 0; c < TV_NCOLS; c++) {
+		nf->str[c] = of->str[c];
+		nf->loaded[c] = of->loaded[c];
+		memset(&of->str[c], 0, sizeof of->str[c]);
+		of->loaded[c] = false;
+	}
+	nf->inv_norm = of->inv_norm;
+	nf->eq = of->eq;
+	nf->neq = of->neq;
+	of->inv_norm = NULL;
+	of->eq = NULL;
+	of->neq = 0;
+}
+
+int tv_table__reload(tv_table *t, uint64_t version, tv_err *err)
+{
+	tv_manifest old_mf = t->mf;
+	tv_frag *old = t->frags;
+	size_t nold = t->nfrags, j = 0;
+	int rc;
+	memset(&t->mf, 0, sizeof t->mf);
+	t->frags = NULL;
+	t->nfrags = 0;
+	rc = tv_table__load(t, version, err);
+	for (size_t i = 0; !rc && i < t->nfrags; i++) {
+		/* both lists are sorted by fragment id */
+		while (j < nold && old[j].id < t->frags[i].id)
+			j++;
+		if (j < nold && old[j].id == t->frags[i].id && same_files(old[j].pb, t->frags[i].pb) &&
+		    t->frags[i].file[TV_COL_VEC] == old[j].file[TV_COL_VEC])
+			frag_adopt(&t->frags[i], &old[j]);
+	}
+	for (size_t i = 0; i < nold; i++)
+		frag_free(&old[i]);
+	free(old);
+	tv_manifest_free(&old_mf);
+	return rc;
 }
 
 int tv_table_open(tv_table **out, tv_io *io, const char *dir, uint64_t version, tv_err *err)
@@ -234,6 +298,8 @@ void tv_table_close(tv_table *t)
 	free(t->dir);
 	free(t);
 }
+
+int tv_table_refresh(tv_table *t, tv_err *err) { return tv_table__reload(t, 0, err); }
 
 uint64_t tv_table_version(const tv_table *t) { return t->version; }
 uint32_t tv_table_dim(const tv_table *t) { return t->dim; }

@@ -23,6 +23,9 @@ enum { TV_COL_ID, TV_COL_TEXT, TV_COL_PATH, TV_COL_META, TV_COL_VEC, TV_NCOLS };
  * (0 = latest). TV_ENOTFOUND when there is no such table. */
 int tv_table_open(tv_table **out, tv_io *io, const char *dir, uint64_t version, tv_err *err);
 void tv_table_close(tv_table *t);
+/* Moves t to the newest version, keeping what unchanged fragments had
+ * computed (open files, columns, norms, filter indexes, the id index). */
+int tv_table_refresh(tv_table *t, tv_err *err);
 uint64_t tv_table_version(const tv_table *t);
 uint32_t tv_table_dim(const tv_table *t);
 uint64_t tv_table_rows(const tv_table *t); /* live rows */

@@ -76,6 +76,8 @@ void tv_eqidx_free(tv_eqidx *x);
 
 int tv_table__load(tv_table *t, uint64_t version, tv_err *err);
 void tv_table__unload(tv_table *t);
+/* Loads version (0 = newest) keeping what unchanged fragments computed. */
+int tv_table__reload(tv_table *t, uint64_t version, tv_err *err);
 int tv_table__strings(tv_table *t, tv_frag *f, int c, tv_err *err);
 int tv_table__build_ids(tv_table *t, tv_err *err);
 /* Row address (fragment index << 32 | offset) of a live row with this id,
