@@ -18,6 +18,10 @@ int tv_cmd_version(int argc, char **argv);
 int tv_cmd_store(int argc, char **argv);
 int tv_cmd_query(int argc, char **argv);
 int tv_cmd_run(int argc, char **argv);
+int tv_cmd_stats(int argc, char **argv);
+int tv_cmd_versions(int argc, char **argv);
+int tv_cmd_optimize(int argc, char **argv);
+int tv_cmd_restore(int argc, char **argv);
 
 #include <jansson.h>
 /* settings.rag from --db / --embedder / --model (db NULL: $TEAVEC_DB or

@@ -11,6 +11,10 @@ static const tv_cli_command commands[] = {
 	{"store", "run vector.store with JSON parameters", tv_cmd_store},
 	{"query", "run vector.query with JSON parameters", tv_cmd_query},
 	{"run", "run a YAML agent", tv_cmd_run},
+	{"stats", "rows and versions of the collections", tv_cmd_stats},
+	{"versions", "versions of a collection", tv_cmd_versions},
+	{"optimize", "compact and clean up now", tv_cmd_optimize},
+	{"restore", "make an old version the newest", tv_cmd_restore},
 	{"version", "print the version", tv_cmd_version},
 };
 

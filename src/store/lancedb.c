@@ -24,6 +24,7 @@ typedef struct ldb_coll {
 	char *name;
 	tv_table *t;
 	uint64_t pinned; /* checked-out version, 0 = follow the newest */
+	uint64_t cleaned; /* version of this handle's last cleanup */
 } ldb_coll;
 
 typedef struct ldb_store {
@@ -86,6 +87,7 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 					s->colls = v;
 					s->colls[s->ncolls].name = nm;
 					s->colls[s->ncolls].pinned = 0;
+					s->colls[s->ncolls].cleaned = 0;
 					s->colls[s->ncolls++].t = t;
 				}
 			}
@@ -104,12 +106,18 @@ static int refuse_pinned(ldb_store *s, const char *coll);
 /* Automatic upkeep after writes, so that an agent upserting a few rows at
  * a time never accumulates thousands of fragments or versions: merge small
  * fragments once min_frags of them exist; clean up every 16 versions. */
-static int maintain(ldb_store *s, tv_table *t, size_t min_frags)
+static ldb_coll *find_coll(ldb_store *s, const char *name);
+
+static int maintain(ldb_store *s, const char *coll, tv_table *t, size_t min_frags)
 {
 	size_t merged = 0, removed = 0;
+	ldb_coll *c = find_coll(s, coll);
 	int rc = tv_table_compact(t, s->small_rows, min_frags, &merged, &s->base.err);
-	if (!rc && (min_frags <= 2 || tv_table_version(t) % 16 == 0))
+	if (!rc && (min_frags <= 2 || !c || tv_table_version(t) >= c->cleaned + 16)) {
 		rc = tv_table_cleanup(t, s->keep_versions, s->keep_seconds, &removed, &s->base.err);
+		if (c)
+			c->cleaned = tv_table_version(t);
+	}
 	return rc;
 }
 
@@ -123,7 +131,7 @@ static int ldb_optimize(tv_store *st, const char *coll)
 		tv_table *t;
 		if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)) || !t)
 			return rc;
-		return maintain(s, t, 2);
+		return maintain(s, coll, t, 2);
 	}
 	if ((rc = ldb_collections(st, &names, &n)))
 		return rc;
@@ -168,7 +176,7 @@ static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n,
 			                  dim, coll, tv_table_dim(t));
 		if ((rc = tv_table_upsert(t, rows, n, &st->err)))
 			return rc;
-		return maintain(s, t, s->min_fragments);
+		return maintain(s, coll, t, s->min_fragments);
 	}
 	if (!(dir = table_dir(coll)))
 		return TV_ENOMEM_SET(&st->err, "collection");

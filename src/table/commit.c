@@ -866,7 +866,8 @@ int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, siz
 			total += t->frags[i].rows;
 			any_deleted |= heavy_deletes(&t->frags[i]);
 		}
-	if (np < min_fragments && !(any_deleted && np >= 1))
+	/* deleted rows alone trigger it only when asked for (optimize) */
+	if (np < min_fragments && !(any_deleted && np >= 1 && min_fragments <= 2))
 		goto done;
 	if (t->mf.m->writer_feature_flags & ~(uint64_t)WRITE_FLAGS_OK)
 		goto done; /* a table we cannot write: leave it as it is */

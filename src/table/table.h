@@ -76,8 +76,9 @@ int tv_table_restore(tv_table *t, uint64_t version, tv_err *err);
  * small_rows rows or with deleted rows into one new fragment (a Lance
  * Rewrite; new fragment ids, old data files untouched, so any index
  * LanceDB built stays correct and searches the new fragment exactly).
- * Does nothing unless at least min_fragments qualify (or one has
- * deletions). *rewritten receives how many fragments were merged. */
+ * Does nothing unless at least min_fragments qualify (or, when
+ * min_fragments <= 2 as for an explicit optimize, one has many deleted
+ * rows). *rewritten receives how many fragments were merged. */
 int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, size_t *rewritten,
                      tv_err *err);
 

@@ -1,0 +1,202 @@
+/* teavec stats / versions / optimize / restore: looking after a database. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "teavec.h"
+
+typedef struct dbopts {
+	const char *db, *collection;
+	int json;
+} dbopts;
+
+static void usage(FILE *f, const char *cmd)
+{
+	static const struct {
+		const char *cmd, *args, *what;
+	} u[] = {
+		{"stats", "", "rows and versions of each collection (or of --collection)"},
+		{"versions", "", "the versions of --collection with time and operation"},
+		{"optimize", "", "compact small fragments and clean up old versions now"},
+		{"restore", " VERSION", "make VERSION of --collection the newest (a new version)"},
+	};
+	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
+		if (!strcmp(u[i].cmd, cmd))
+			fprintf(f,
+			        "usage: teavec %s%s [--db URI] [--collection NAME] [--json]\n%s.\n"
+			        "  --db URI   lancedb database (default $TEAVEC_DB or ~/.tea/vectors/)\n",
+			        cmd, u[i].args, u[i].what);
+}
+
+/* Parses the common options; returns the index of the first operand, or
+ * -1 after printing usage (exit 2), -2 after --help (exit 0). */
+static int parse(int argc, char **argv, dbopts *o)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'}, {"collection", required_argument, NULL, 'c'},
+		{"json", no_argument, NULL, 'j'},     {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+	const char *env = getenv("TEAVEC_DB");
+	memset(o, 0, sizeof *o);
+	o->db = env && *env ? env : "~/.tea/vectors/";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:c:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->db = optarg; break;
+		case 'c': o->collection = optarg; break;
+		case 'j': o->json = 1; break;
+		case 'h': usage(stdout, argv[0]); return -2;
+		default: usage(stderr, argv[0]); return -1;
+		}
+	}
+	return optind;
+}
+
+static tv_store *open_db(const dbopts *o)
+{
+	json_t *js = json_pack("{s:s}", "lancedb_path", o->db);
+	char *settings = json_dumps(js, JSON_COMPACT);
+	tv_store *s = NULL;
+	if (tv_store_open(&s, "lancedb", settings))
+		fprintf(stderr, "teavec: %s\n", tv_last_errmsg());
+	free(settings);
+	json_decref(js);
+	return s;
+}
+
+static int fail(tv_store *s)
+{
+	fprintf(stderr, "teavec: %s\n", tv_store_errmsg(s));
+	tv_store_close(s);
+	return TV_EXIT_RUNTIME;
+}
+
+int tv_cmd_stats(int argc, char **argv)
+{
+	dbopts o;
+	tv_store *s;
+	char **names = NULL;
+	size_t n = 0;
+	json_t *out = json_object();
+	int i = parse(argc, argv, &o);
+	if (i < 0)
+		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	if (!(s = open_db(&o)))
+		return TV_EXIT_RUNTIME;
+	if (o.collection) {
+		names = malloc(sizeof *names);
+		names[0] = strdup(o.collection);
+		n = 1;
+	} else if (tv_store_collections(s, &names, &n)) {
+		return fail(s);
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t rows = 0;
+		char *v = NULL;
+		json_t *vs;
+		if (tv_store_count(s, names[k], &rows) || tv_store_versions(s, names[k], &v)) {
+			tv_strings_free(names, n);
+			json_decref(out);
+			return fail(s);
+		}
+		vs = json_loads(v, 0, NULL);
+		json_object_set_new(out, names[k],
+		                    json_pack("{s:I,s:I,s:O}", "rows", (json_int_t)rows, "versions",
+		                              (json_int_t)json_array_size(vs), "latest",
+		                              json_array_get(vs, json_array_size(vs) - 1)));
+		if (!o.json)
+			printf("%-24s %10zu rows %6zu versions (latest %" JSON_INTEGER_FORMAT ")\n", names[k],
+			       rows, json_array_size(vs),
+			       json_integer_value(json_object_get(json_array_get(vs, json_array_size(vs) - 1),
+			                                          "version")));
+		json_decref(vs);
+		free(v);
+	}
+	if (o.json) {
+		char *j = json_dumps(out, JSON_INDENT(2));
+		puts(j);
+		free(j);
+	}
+	json_decref(out);
+	tv_strings_free(names, n);
+	tv_store_close(s);
+	return TV_EXIT_OK;
+}
+
+int tv_cmd_versions(int argc, char **argv)
+{
+	dbopts o;
+	tv_store *s;
+	char *v = NULL;
+	json_t *vs, *e;
+	size_t k;
+	int i = parse(argc, argv, &o);
+	if (i < 0)
+		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	if (!(s = open_db(&o)))
+		return TV_EXIT_RUNTIME;
+	if (tv_store_versions(s, o.collection, &v))
+		return fail(s);
+	vs = json_loads(v, 0, NULL);
+	if (o.json)
+		puts(v);
+	else
+		json_array_foreach(vs, k, e)
+			printf("%8" JSON_INTEGER_FORMAT "  %s  %s\n",
+			       json_integer_value(json_object_get(e, "version")),
+			       json_string_value(json_object_get(e, "timestamp")),
+			       json_string_value(json_object_get(e, "operation")));
+	json_decref(vs);
+	free(v);
+	tv_store_close(s);
+	return TV_EXIT_OK;
+}
+
+int tv_cmd_optimize(int argc, char **argv)
+{
+	dbopts o;
+	tv_store *s;
+	int i = parse(argc, argv, &o);
+	if (i < 0)
+		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	if (!(s = open_db(&o)))
+		return TV_EXIT_RUNTIME;
+	if (tv_store_optimize(s, o.collection))
+		return fail(s);
+	tv_store_close(s);
+	return TV_EXIT_OK;
+}
+
+int tv_cmd_restore(int argc, char **argv)
+{
+	dbopts o;
+	tv_store *s;
+	char *end, *state;
+	unsigned long long v;
+	json_t *js;
+	int i = parse(argc, argv, &o), rc;
+	if (i < 0)
+		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	if (i != argc - 1 || (v = strtoull(argv[i], &end, 10)) == 0 || *end) {
+		usage(stderr, "restore");
+		return TV_EXIT_USAGE;
+	}
+	if (!(s = open_db(&o)))
+		return TV_EXIT_RUNTIME;
+	js = json_pack("{s:{s:I}}", "collections", o.collection ? o.collection : "default",
+	               (json_int_t)v);
+	state = json_dumps(js, JSON_COMPACT);
+	rc = tv_store_restore_state(s, state);
+	free(state);
+	json_decref(js);
+	if (rc)
+		return fail(s);
+	tv_store_close(s);
+	return TV_EXIT_OK;
+}
