@@ -83,17 +83,19 @@ int tv_cmd_stats(int argc, char **argv)
 	tv_store *s;
 	char **names = NULL;
 	size_t n = 0;
-	json_t *out = json_object();
+	json_t *out;
 	int i = parse(argc, argv, &o);
 	if (i < 0)
 		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
 	if (!(s = open_db(&o)))
 		return TV_EXIT_RUNTIME;
+	out = json_object();
 	if (o.collection) {
 		names = malloc(sizeof *names);
 		names[0] = strdup(o.collection);
 		n = 1;
 	} else if (tv_store_collections(s, &names, &n)) {
+		json_decref(out);
 		return fail(s);
 	}
 	for (size_t k = 0; k < n; k++) {
