@@ -153,6 +153,24 @@ const char *tv_store_errmsg(const tv_store *s);
 int tv_store_add(tv_store *s, const char *collection, const tv_record *rows,
                  size_t n, size_t dim, size_t *stored);
 
+/* Replaces, in ONE atomic step (one commit for lancedb), the rows passing
+ * a filter with new rows: the rows passing where / filter_json (either may
+ * be NULL; both NULL = none) are deleted and rows are upserted as by
+ * tv_store_add. No reader ever sees the old rows gone and the new ones
+ * absent, or both. This is how the indexer swaps a file's chunks.
+ * n may be 0 (an atomic delete-where). *deleted (may be NULL) receives how
+ * many rows passed the filter. */
+int tv_store_replace(tv_store *s, const char *collection, const char *where,
+                     const char *filter_json, const tv_record *rows, size_t n, size_t dim,
+                     size_t *deleted);
+
+/* Rows of collection passing a filter (where / filter_json, both NULL =
+ * all), in storage order, at most limit of them (0 = no limit); score and
+ * distance are 0. An unknown collection gives an empty set. */
+int tv_store_get(tv_store *s, const char *collection, const char *where,
+                 const char *filter_json, size_t limit, int include_embeddings,
+                 tv_results **out);
+
 /* The k nearest rows of q->collection to q->vector that pass the filters,
  * best first. An unknown collection gives an empty result set. */
 int tv_store_query(tv_store *s, const tv_query *q, tv_results **out);

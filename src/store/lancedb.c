@@ -160,21 +160,26 @@ static int refuse_pinned(ldb_store *s, const char *coll)
 	return 0;
 }
 
-static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n, size_t dim)
+static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n, size_t dim,
+                   const tv_filter *replace, size_t *deleted)
 {
 	ldb_store *s = (ldb_store *)st;
 	tv_table *t;
 	char *dir;
 	int rc;
+	if (deleted)
+		*deleted = 0;
 	if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)))
 		return rc;
+	if (n == 0) /* a delete-where */
+		return t ? tv_table_upsert_where(t, NULL, 0, replace, deleted, &st->err) : 0;
 	if (t) {
 		if (tv_table_dim(t) != dim)
 			return tv_err_set(&st->err, TV_EINVAL,
 			                  "rows[0].vector: dimension %zu does not match collection '%s' "
 			                  "(dimension %u)",
 			                  dim, coll, tv_table_dim(t));
-		if ((rc = tv_table_upsert(t, rows, n, &st->err)))
+		if ((rc = tv_table_upsert_where(t, rows, n, replace, deleted, &st->err)))
 			return rc;
 		return maintain(s, coll, t, s->min_fragments);
 	}
@@ -220,6 +225,36 @@ static int ldb_query(tv_store *st, const tv_search *q, tv_results *out)
 	}
 	free(addrs);
 	free(dists);
+	return rc;
+}
+
+static int ldb_scan(tv_store *st, const char *coll, const tv_filter *filter, size_t limit,
+                    bool include, tv_results *out)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	uint64_t *addrs = NULL;
+	size_t n = 0;
+	int rc;
+	if ((rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	if ((rc = tv_table_scan(t, filter, limit, &addrs, &n, &st->err)))
+		return rc;
+	out->dim = tv_table_dim(t);
+	if (n && !(out->items = calloc(n, sizeof *out->items)))
+		rc = TV_ENOMEM_SET(&st->err, "results");
+	for (size_t i = 0; !rc && i < n; i++) {
+		tv_table_row r;
+		if ((rc = tv_table_row_at(t, addrs[i], &r, &st->err)))
+			break;
+		out->n++;
+		if (tv_result_fill(&out->items[i], r.v.id, r.v.id_len, r.v.text, r.v.text_len, r.v.path,
+		                   r.v.path_len, r.v.metadata, r.v.metadata_len, r.vector, out->dim,
+		                   include, 0.0f))
+			rc = TV_ENOMEM_SET(&st->err, "results");
+		out->items[i].score = 0.0f;
+	}
+	free(addrs);
 	return rc;
 }
 
@@ -447,7 +482,7 @@ static void ldb_free(tv_store *st)
 }
 
 static const tv_store_methods ldb_methods = {
-	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_get_state,
+	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_scan, ldb_get_state,
 	ldb_restore_state,
 	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free,
 };

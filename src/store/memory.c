@@ -178,20 +178,42 @@ static void coll_apply(mem_coll *c, mem_row *prepared, const float *const *vecs,
 	}
 }
 
+static void coll_remove_at(mem_coll *c, size_t at);
+static int mem_match_ids(tv_store *s, const char *collection, const tv_filter *filter,
+                         char ***ids, size_t *n);
+
+/* Everything that can fail (copies, capacity, the ids passing replace)
+ * happens before the first change, so a failed add changes nothing. */
 static int mem_add(tv_store *s, const char *collection, const tv_row *rows, size_t n,
-                   size_t dim)
+                   size_t dim, const tv_filter *replace, size_t *deleted)
 {
 	mem_store *m = (mem_store *)s;
 	mem_coll *c = coll_find(m, collection), *fresh = NULL;
 	mem_row *prep = NULL;
 	const float **vecs = NULL;
-	size_t i = 0;
+	char **gone = NULL;
+	size_t i = 0, ngone = 0;
 	int rc = TV_ENOMEM;
-	if (c && c->n > 0 && c->dim != dim)
+	if (deleted)
+		*deleted = 0;
+	if (replace && c && (rc = mem_match_ids(s, collection, replace, &gone, &ngone)))
+		return rc;
+	if (n == 0) {
+		for (size_t g = 0; g < ngone; g++)
+			coll_remove_at(c, tv_strmap_get(&c->ids, gone[g], strlen(gone[g])));
+		if (deleted)
+			*deleted = ngone;
+		tv_strings_free(gone, ngone);
+		return 0;
+	}
+	rc = TV_ENOMEM;
+	if (c && c->n > ngone && c->dim != dim) {
+		tv_strings_free(gone, ngone);
 		return tv_err_set(&s->err, TV_EINVAL,
 		                  "rows[0].vector: dimension %zu does not match collection '%s' "
 		                  "(dimension %zu)",
 		                  dim, collection, c->dim);
+	}
 	if (!c && !(c = fresh = coll_new(collection, dim)))
 		goto fail;
 	if (c->n == 0 && c->dim != dim) {
@@ -213,11 +235,25 @@ static int mem_add(tv_store *s, const char *collection, const tv_row *rows, size
 	}
 	if (fresh && coll_attach(m, fresh))
 		goto fail;
+	for (size_t g = 0; g < ngone; g++)
+		coll_remove_at(c, tv_strmap_get(&c->ids, gone[g], strlen(gone[g])));
+	if (c->n == 0 && c->dim != dim) {
+		free(c->vec);
+		c->vec = NULL;
+		c->cap = 0;
+		c->dim = dim;
+		if (coll_reserve(c, n))
+			goto fail; /* nothing left to lose: the replaced rows are gone */
+	}
 	coll_apply(c, prep, vecs, n);
+	if (deleted)
+		*deleted = ngone;
+	tv_strings_free(gone, ngone);
 	free(prep);
 	free(vecs);
 	return 0;
 fail:
+	tv_strings_free(gone, ngone);
 	while (prep && i > 0)
 		row_free(&prep[--i]);
 	free(prep);
@@ -375,6 +411,30 @@ static int mem_match_ids(tv_store *s, const char *collection, const tv_filter *f
 	}
 	*ids = v;
 	*n = k;
+	return 0;
+}
+
+static int mem_scan(tv_store *s, const char *collection, const tv_filter *filter, size_t limit,
+                    bool include, tv_results *out)
+{
+	mem_coll *c = coll_find((mem_store *)s, collection);
+	size_t cap;
+	if (!c || c->n == 0)
+		return 0;
+	cap = limit && limit < c->n ? limit : c->n;
+	out->dim = c->dim;
+	if (!(out->items = calloc(cap, sizeof *out->items)))
+		return TV_ENOMEM_SET(&s->err, "results");
+	for (size_t i = 0; i < c->n && out->n < cap; i++) {
+		const mem_row *r = &c->rows[i];
+		if (filter && !row_matches(filter, r))
+			continue;
+		if (tv_result_fill(&out->items[out->n++], r->id, r->id_len, r->text, r->text_len,
+		                   r->path, r->path_len, r->meta_text, r->meta_len,
+		                   c->vec + i * c->dim, c->dim, include, 0.0f))
+			return TV_ENOMEM_SET(&s->err, "results");
+		out->items[out->n - 1].score = 0.0f;
+	}
 	return 0;
 }
 
@@ -555,7 +615,7 @@ static void mem_free(tv_store *s)
 }
 
 static const tv_store_methods mem_methods = {
-	"memory", mem_add, mem_query, mem_remove, mem_count, mem_match_ids, mem_get_state,
+	"memory", mem_add, mem_query, mem_remove, mem_count, mem_match_ids, mem_scan, mem_get_state,
 	mem_restore_state,
 	mem_collections, NULL, NULL, NULL, mem_free,
 };

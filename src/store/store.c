@@ -197,26 +197,21 @@ static int dedup_rows(tv_row *rows, size_t *n, tv_err *err)
 
 static const char *coll_or_default(const char *c) { return c && *c ? c : "default"; }
 
-int tv_store_add(tv_store *s, const char *collection, const tv_record *recs, size_t n,
-                 size_t dim, size_t *stored)
+/* Validates and deduplicates recs, then calls the backend's add. */
+static int add_rows(tv_store *s, const char *collection, const tv_record *recs, size_t n,
+                    size_t dim, const tv_filter *replace, size_t *deleted)
 {
 	tv_row *rows = NULL;
 	size_t kept = 0, live = 0; /* rows checked so far; entries to free */
 	int rc;
-	tv_err_clear(&s->err);
-	collection = coll_or_default(collection);
-	if (stored)
-		*stored = 0;
-	if ((rc = tv_collection_name_check(collection, &s->err)))
-		return rc;
-	if (n == 0)
+	if (n == 0 && !replace)
 		return 0;
-	if (!recs)
+	if (n && !recs)
 		return tv_err_set(&s->err, TV_EINVAL, "rows: NULL with n = %zu", n);
 	if (dim == 0 || dim > TV_DIM_MAX)
 		return tv_err_set(&s->err, TV_EINVAL, "dimension must be 1..%d, got %zu", TV_DIM_MAX,
 		                  dim);
-	if (!(rows = calloc(n, sizeof *rows)))
+	if (!(rows = calloc(n ? n : 1, sizeof *rows)))
 		return TV_ENOMEM_SET(&s->err, "rows");
 	for (kept = 0; kept < n; kept++) {
 		live = kept + 1; /* a failed check may leave a partial entry */
@@ -226,13 +221,76 @@ int tv_store_add(tv_store *s, const char *collection, const tv_record *recs, siz
 	if ((rc = dedup_rows(rows, &kept, &s->err)))
 		goto done;
 	live = kept;
-	if ((rc = s->m->add(s, collection, rows, kept, dim)))
-		goto done;
-	if (stored)
-		*stored = n;
+	rc = s->m->add(s, collection, rows, kept, dim, replace, deleted);
 done:
 	rows_free(rows, live);
 	return rc;
+}
+
+int tv_store_add(tv_store *s, const char *collection, const tv_record *recs, size_t n,
+                 size_t dim, size_t *stored)
+{
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if (stored)
+		*stored = 0;
+	if ((rc = tv_collection_name_check(collection, &s->err)))
+		return rc;
+	if (!(rc = add_rows(s, collection, recs, n, dim, NULL, NULL)) && stored)
+		*stored = n;
+	return rc;
+}
+
+static int compile_where(tv_store *s, const char *where, const char *dict, tv_filter **out);
+
+int tv_store_replace(tv_store *s, const char *collection, const char *where,
+                     const char *filter_json, const tv_record *rows, size_t n, size_t dim,
+                     size_t *deleted)
+{
+	tv_filter *f = NULL;
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if (deleted)
+		*deleted = 0;
+	if ((rc = tv_collection_name_check(collection, &s->err)) ||
+	    (rc = compile_where(s, where, filter_json, &f)))
+		return rc;
+	if (!f)
+		return add_rows(s, collection, rows, n, dim, NULL, NULL);
+	if (n == 0 && dim == 0)
+		dim = 1; /* a pure delete-where: no vectors to check */
+	rc = add_rows(s, collection, rows, n, dim, f, deleted);
+	tv_filter_free(f);
+	return rc;
+}
+
+int tv_store_get(tv_store *s, const char *collection, const char *where,
+                 const char *filter_json, size_t limit, int include_embeddings,
+                 tv_results **out)
+{
+	tv_filter *f = NULL;
+	tv_results *res;
+	int rc;
+	tv_err_clear(&s->err);
+	*out = NULL;
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)) ||
+	    (rc = compile_where(s, where, filter_json, &f)))
+		return rc;
+	if (!(res = calloc(1, sizeof *res))) {
+		tv_filter_free(f);
+		return TV_ENOMEM_SET(&s->err, "results");
+	}
+	rc = s->m->scan(s, collection, f, limit, include_embeddings != 0, res);
+	tv_filter_free(f);
+	if (rc) {
+		tv_results_free(res);
+		return rc;
+	}
+	*out = res;
+	return 0;
 }
 
 /* ---- query ---------------------------------------------------------- */

@@ -46,8 +46,10 @@ typedef struct tv_search {
 
 typedef struct tv_store_methods {
 	const char *type;
+	/* upserts rows; with replace, the rows passing it are deleted in the
+	 * same atomic step (*deleted, may be NULL, receives how many passed) */
 	int (*add)(tv_store *s, const char *collection, const tv_row *rows, size_t n,
-	           size_t dim);
+	           size_t dim, const tv_filter *replace, size_t *deleted);
 	int (*query)(tv_store *s, const tv_search *q, tv_results *out);
 	int (*remove)(tv_store *s, const char *collection, const char *const *ids, size_t n,
 	              size_t *deleted);
@@ -55,6 +57,9 @@ typedef struct tv_store_methods {
 	/* ids of the rows passing filter (the planner of delete/count-where) */
 	int (*match_ids)(tv_store *s, const char *collection, const tv_filter *filter,
 	                 char ***ids, size_t *n);
+	/* rows passing filter in storage order, at most limit (0 = all) */
+	int (*scan)(tv_store *s, const char *collection, const tv_filter *filter, size_t limit,
+	            bool include_embeddings, tv_results *out);
 	int (*get_state)(tv_store *s, json_t **out);
 	int (*restore_state)(tv_store *s, const json_t *state);
 	int (*collections)(tv_store *s, char ***names, size_t *n);

@@ -341,12 +341,11 @@ done:
 	return rc;
 }
 
-/* Offsets to delete per fragment for these ids; *total counts them. */
-static int collect(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
-                   roaring_bitmap_t **del, uint64_t *total, tv_err *err)
+/* Adds to del the offsets of these ids; *total counts the new ones. */
+static int collect_more(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
+                        roaring_bitmap_t **del, uint64_t *total, tv_err *err)
 {
 	int rc = tv_table__build_ids(t, err);
-	*total = 0;
 	if (rc)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
@@ -364,6 +363,14 @@ static int collect(tv_table *t, const char *const *ids, const size_t *lens, size
 		}
 	}
 	return 0;
+}
+
+/* Offsets to delete per fragment for these ids; *total counts them. */
+static int collect(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
+                   roaring_bitmap_t **del, uint64_t *total, tv_err *err)
+{
+	*total = 0;
+	return collect_more(t, ids, lens, n, del, total, err);
 }
 
 static void datafile_pb(Lance__Table__DataFile *df, newfile *nf)
@@ -539,7 +546,7 @@ static void backoff(int attempt)
 /* The retry loop shared by upsert and delete. nf is the new rows' data
  * file (NULL for a delete). */
 static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
-                  newfile *nf, size_t *deleted, tv_err *err)
+                  newfile *nf, const tv_filter *where, size_t *deleted, tv_err *err)
 {
 	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
 		roaring_bitmap_t **del;
@@ -550,6 +557,7 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 		Lance__Table__DataFragment *newf[1];
 		plan p;
 		uint64_t total = 0;
+		size_t where_total = 0;
 		int rc;
 		memset(&p, 0, sizeof p);
 		if (attempt > 0) {
@@ -568,8 +576,27 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 		if (!(del = calloc(t->nfrags ? t->nfrags : 1, sizeof *del)))
 			return TV_ENOMEM_SET(err, "commit");
 		rc = collect(t, ids, lens, n, del, &total, err);
+		if (!rc && where) { /* evaluated on the version we commit on top of */
+			char **wids = NULL;
+			size_t nw = 0, *wlens = NULL;
+			uint64_t wtotal = 0;
+			if (!(rc = tv_table_match_ids(t, where, &wids, &nw, err))) {
+				if (!(wlens = calloc(nw ? nw : 1, sizeof *wlens)))
+					rc = TV_ENOMEM_SET(err, "commit");
+				for (size_t i = 0; !rc && i < nw; i++)
+					wlens[i] = strlen(wids[i]);
+				if (!rc)
+					rc = collect_more(t, (const char *const *)wids, wlens, nw, del, &wtotal,
+					                  err);
+				total += wtotal;
+				where_total = nw;
+			}
+			free(wlens);
+			tv_strings_free(wids, nw);
+		}
 		if (!rc && total == 0 && !nf) {
-			*deleted = 0; /* nothing to do: no new version */
+			if (deleted)
+				*deleted = 0; /* nothing to do: no new version */
 		} else if (!rc && !(rc = make_plan(t, del, nf, &p, err))) {
 			if (p.has_added && total == 0) {
 				newf[0] = &p.added_txn;
@@ -608,7 +635,7 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 			free(up.updated_fragments);
 			free(dl.updated_fragments);
 			if (!rc && deleted)
-				*deleted = total;
+				*deleted = where ? where_total : total;
 		}
 		for (size_t i = 0; i < t->nfrags; i++)
 			if (del[i])
@@ -629,13 +656,21 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 
 int tv_table_upsert(tv_table *t, const tv_row *rows, size_t n, tv_err *err)
 {
+	return tv_table_upsert_where(t, rows, n, NULL, NULL, err);
+}
+
+int tv_table_upsert_where(tv_table *t, const tv_row *rows, size_t n, const tv_filter *where,
+                          size_t *deleted, tv_err *err)
+{
 	const char **ids;
 	size_t *lens;
 	newfile nf;
 	int rc;
 	memset(&nf, 0, sizeof nf);
+	if (deleted)
+		*deleted = 0;
 	if (n == 0)
-		return 0;
+		return where ? commit(t, NULL, NULL, 0, NULL, where, deleted, err) : 0;
 	if (!(ids = calloc(n, sizeof *ids)) || !(lens = calloc(n, sizeof *lens))) {
 		free(ids);
 		return TV_ENOMEM_SET(err, "upsert");
@@ -645,7 +680,7 @@ int tv_table_upsert(tv_table *t, const tv_row *rows, size_t n, tv_err *err)
 		lens[i] = rows[i].id_len;
 	}
 	if (!(rc = write_rows(t, t->mf.m, rows, n, &nf, err)))
-		rc = commit(t, ids, lens, n, &nf, NULL, err);
+		rc = commit(t, ids, lens, n, &nf, where, deleted, err);
 	newfile_free(&nf);
 	free(ids);
 	free(lens);
@@ -661,7 +696,7 @@ int tv_table_delete_ids(tv_table *t, const char *const *ids, size_t n, size_t *d
 		return TV_ENOMEM_SET(err, "delete");
 	for (size_t i = 0; i < n; i++)
 		lens[i] = strlen(ids[i]);
-	rc = commit(t, ids, lens, n, NULL, deleted, err);
+	rc = commit(t, ids, lens, n, NULL, NULL, deleted, err);
 	free(lens);
 	return rc;
 }

@@ -620,6 +620,41 @@ int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t
 	return 0;
 }
 
+int tv_table_scan(tv_table *t, const tv_filter *filter, size_t limit, uint64_t **addrs,
+                  size_t *n, tv_err *err)
+{
+	size_t cap = limit && limit < t->live ? limit : (size_t)t->live, k = 0;
+	uint64_t *v = calloc(cap ? cap : 1, sizeof *v);
+	int rc = 0;
+	*addrs = NULL;
+	*n = 0;
+	if (!v)
+		return TV_ENOMEM_SET(err, "scan");
+	for (size_t fi = 0; !rc && fi < t->nfrags && k < cap; fi++) {
+		tv_frag *f = &t->frags[fi];
+		if (filter && (rc = load_filter_cols(t, f, err)))
+			break;
+		for (uint64_t r = 0; r < f->rows && k < cap; r++) {
+			tv_row_view rv;
+			if (tv_table__is_deleted(f, r))
+				continue;
+			if (filter) {
+				view_of(f, r, &rv);
+				if (!tv_filter_matches(filter, &rv))
+					continue;
+			}
+			v[k++] = ((uint64_t)fi << 32) | r;
+		}
+	}
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*addrs = v;
+	*n = k;
+	return 0;
+}
+
 int tv_table_versions(tv_io *io, const char *dir, uint64_t **v, size_t *n, tv_err *err)
 {
 	tv_naming naming;

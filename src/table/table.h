@@ -60,6 +60,16 @@ int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *
  * success t is at the new version. t may be NULL-opened via
  * tv_table_upsert_new when the table does not exist yet. */
 int tv_table_upsert(tv_table *t, const tv_row *rows, size_t n, tv_err *err);
+/* The same, and in the same commit also deletes the rows passing where
+ * (evaluated against the version the commit lands on, so a rebase after a
+ * lost race re-evaluates it). *deleted (may be NULL) receives how many
+ * rows passed where. n may be 0: an atomic delete-where. */
+int tv_table_upsert_where(tv_table *t, const tv_row *rows, size_t n, const tv_filter *where,
+                          size_t *deleted, tv_err *err);
+/* Addresses of the live rows passing filter (NULL = all), in storage
+ * order, at most limit (0 = all); caller frees *addrs. */
+int tv_table_scan(tv_table *t, const tv_filter *filter, size_t limit, uint64_t **addrs,
+                  size_t *n, tv_err *err);
 /* Creates "<dir>" with our schema for dim-dimensional vectors and the
  * first rows, or upserts into it if it appeared meanwhile. */
 int tv_table_create(tv_table **out, tv_io *io, const char *dir, const tv_row *rows, size_t n,

@@ -444,6 +444,63 @@ static void test_count_and_delete_where_use_the_same_filters(void)
 	tv_store_close(s);
 }
 
+/* tv_store_replace swaps the rows passing a filter for new ones (how the
+ * indexer replaces a file's chunks); tv_store_get lists rows by filter. */
+static void test_replace_swaps_the_filtered_rows_in_one_step(void)
+{
+	enum { N = 30 };
+	float vecs[N * DIM], nv[3 * DIM];
+	tv_record r[3];
+	tv_results *got = NULL;
+	tv_store *s = open_mem();
+	size_t n = 0, gone = 0;
+	REQUIRE(s);
+	REQUIRE(add_rows(s, "r", N, vecs) == 0);
+	/* the odd rows have path odd.txt: replace them by three new rows, one of
+	 * which reuses an existing id of an even row (upsert) */
+	for (int i = 0; i < 3; i++) {
+		rand_vec(nv + i * DIM, DIM);
+		r[i].id = i == 2 ? "id4" : i ? "new1" : "new0";
+		r[i].text = "new";
+		r[i].path = "odd.txt";
+		r[i].metadata = "{\"v\": 2}";
+		r[i].vector = nv + i * DIM;
+	}
+	CHECK_EQ_INT(tv_store_replace(s, "r", "path = 'odd.txt'", NULL, r, 3, DIM, &gone), 0);
+	CHECK_EQ_INT(gone, N / 2);
+	CHECK_EQ_INT(tv_store_count(s, "r", &n), 0);
+	CHECK_EQ_INT(n, N / 2 + 2); /* evens (id4 replaced in place) + new0, new1 */
+	CHECK_EQ_INT(tv_store_get(s, "r", "path = 'odd.txt'", NULL, 0, 1, &got), 0);
+	REQUIRE(got);
+	CHECK_EQ_INT(got->n, 3);
+	for (size_t i = 0; i < got->n; i++) {
+		CHECK_EQ_STR(got->items[i].text, "new");
+		/* lancedb keeps the text as given, memory its canonical form */
+		CHECK(!strcmp(got->items[i].metadata, "{\"v\":2}") ||
+		      !strcmp(got->items[i].metadata, "{\"v\": 2}"));
+		CHECK(got->items[i].vector != NULL);
+		CHECK_EQ_INT(got->items[i].score == 0.0f, 1);
+	}
+	tv_results_free(got);
+	/* a limit, a dict filter, an unknown collection */
+	CHECK_EQ_INT(tv_store_get(s, "r", NULL, "{\"even\": true}", 4, 0, &got), 0);
+	CHECK_EQ_INT(got->n, 4);
+	CHECK(got->items[0].vector == NULL);
+	tv_results_free(got);
+	CHECK_EQ_INT(tv_store_get(s, "nope", NULL, NULL, 0, 0, &got), 0);
+	CHECK_EQ_INT(got->n, 0);
+	tv_results_free(got);
+	/* a bad filter changes nothing and says where */
+	CHECK_EQ_INT(tv_store_replace(s, "r", "path = ", NULL, r, 3, DIM, &gone), TV_EINVAL);
+	CHECK(strstr(tv_store_errmsg(s), "column") != NULL);
+	/* n = 0: an atomic delete-where */
+	CHECK_EQ_INT(tv_store_replace(s, "r", "path = 'odd.txt'", NULL, NULL, 0, 0, &gone), 0);
+	CHECK_EQ_INT(gone, 3);
+	CHECK_EQ_INT(tv_store_count(s, "r", &n), 0);
+	CHECK_EQ_INT(n, N / 2 - 1);
+	tv_store_close(s);
+}
+
 static void test_state_round_trip_reproduces_queries_exactly(void)
 {
 	enum { N = 200 };
@@ -549,6 +606,7 @@ static void run_common(void)
 	TV_RUN(test_include_embeddings_returns_stored_vector);
 	TV_RUN(test_selective_filters_return_exactly_the_matching_rows);
 	TV_RUN(test_count_and_delete_where_use_the_same_filters);
+	TV_RUN(test_replace_swaps_the_filtered_rows_in_one_step);
 }
 
 int main(void)
