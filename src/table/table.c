@@ -582,41 +582,59 @@ int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *
 	return 0;
 }
 
-int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t *n,
-                       tv_err *err)
+static int cmp_u64(const void *a, const void *b)
 {
-	char **v = calloc(t->live ? t->live : 1, sizeof *v);
-	size_t k = 0;
-	int rc = 0;
-	*ids = NULL;
-	*n = 0;
-	if (!v)
-		return TV_ENOMEM_SET(err, "ids");
-	for (size_t fi = 0; !rc && fi < t->nfrags; fi++) {
-		tv_frag *f = &t->frags[fi];
-		if ((rc = load_filter_cols(t, f, err)))
-			break;
-		for (uint64_t r = 0; r < f->rows && k < t->live; r++) {
-			tv_row_view rv;
-			if (tv_table__is_deleted(f, r))
-				continue;
-			view_of(f, r, &rv);
-			if (!rv.id || (filter && !tv_filter_matches(filter, &rv)))
-				continue;
-			if (!(v[k++] = tv_strndup(rv.id, rv.id_len))) {
-				rc = TV_ENOMEM_SET(err, "ids");
-				break;
-			}
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Appends to v[*k..cap) the live rows of fragment fi passing filter, in
+ * offset order, through the fragment's equality index when the filter
+ * pins a column to a few values and they are under 10% of the rows. */
+static int scan_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *v, size_t *k,
+                     size_t cap, tv_err *err)
+{
+	tv_frag *f = &t->frags[fi];
+	tv_filter_eq eq;
+	tv_eqidx *x = NULL;
+	size_t k0 = *k;
+	int rc;
+	if (filter && (rc = load_filter_cols(t, f, err)))
+		return rc;
+	if (filter && tv_filter_equality(filter, &eq)) {
+		const uint32_t *lists[TV_FILTER_EQ_MAX];
+		size_t counts[TV_FILTER_EQ_MAX];
+		if (tv_eqidx_get(f, &eq, &x))
+			return TV_ENOMEM_SET(err, "filter index");
+		if (x && tv_eqidx_rows(x, &eq, lists, counts) * 10 <= f->rows) {
+			for (size_t i = 0; i < eq.n; i++)
+				for (size_t j = 0; j < counts[i]; j++) {
+					tv_row_view rv;
+					uint64_t r = lists[i][j];
+					if (tv_table__is_deleted(f, r))
+						continue;
+					view_of(f, r, &rv);
+					if (tv_filter_matches(filter, &rv))
+						v[(*k)++] = ((uint64_t)fi << 32) | r;
+					if (*k == cap) /* the limit: stop, then keep the lowest offsets */
+						goto sort;
+				}
+sort:
+			qsort(v + k0, *k - k0, sizeof *v, cmp_u64);
+			return 0;
 		}
 	}
-	if (rc) {
-		for (size_t i = 0; i < k; i++)
-			free(v[i]);
-		free(v);
-		return rc;
+	for (uint64_t r = 0; r < f->rows && *k < cap; r++) {
+		tv_row_view rv;
+		if (tv_table__is_deleted(f, r))
+			continue;
+		if (filter) {
+			view_of(f, r, &rv);
+			if (!tv_filter_matches(filter, &rv))
+				continue;
+		}
+		v[(*k)++] = ((uint64_t)fi << 32) | r;
 	}
-	*ids = v;
-	*n = k;
 	return 0;
 }
 
@@ -630,27 +648,47 @@ int tv_table_scan(tv_table *t, const tv_filter *filter, size_t limit, uint64_t *
 	*n = 0;
 	if (!v)
 		return TV_ENOMEM_SET(err, "scan");
-	for (size_t fi = 0; !rc && fi < t->nfrags && k < cap; fi++) {
-		tv_frag *f = &t->frags[fi];
-		if (filter && (rc = load_filter_cols(t, f, err)))
-			break;
-		for (uint64_t r = 0; r < f->rows && k < cap; r++) {
-			tv_row_view rv;
-			if (tv_table__is_deleted(f, r))
-				continue;
-			if (filter) {
-				view_of(f, r, &rv);
-				if (!tv_filter_matches(filter, &rv))
-					continue;
-			}
-			v[k++] = ((uint64_t)fi << 32) | r;
-		}
-	}
+	for (size_t fi = 0; !rc && fi < t->nfrags && k < cap; fi++)
+		rc = scan_frag(t, fi, filter, v, &k, cap, err);
 	if (rc) {
 		free(v);
 		return rc;
 	}
 	*addrs = v;
+	*n = k;
+	return 0;
+}
+
+int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t *n,
+                       tv_err *err)
+{
+	uint64_t *addrs;
+	size_t na, k = 0;
+	char **v;
+	int rc = tv_table_scan(t, filter, 0, &addrs, &na, err);
+	*ids = NULL;
+	*n = 0;
+	if (rc)
+		return rc;
+	if (!(v = calloc(na ? na : 1, sizeof *v))) {
+		free(addrs);
+		return TV_ENOMEM_SET(err, "ids");
+	}
+	for (size_t i = 0; !rc && i < na; i++) {
+		tv_frag *f = &t->frags[addrs[i] >> 32];
+		tv_row_view rv;
+		if (!filter && (rc = load_filter_cols(t, f, err)))
+			break;
+		view_of(f, addrs[i] & 0xFFFFFFFFu, &rv);
+		if (rv.id && !(v[k++] = tv_strndup(rv.id, rv.id_len)))
+			rc = TV_ENOMEM_SET(err, "ids");
+	}
+	free(addrs);
+	if (rc) {
+		tv_strings_free(v, k);
+		return rc;
+	}
+	*ids = v;
 	*n = k;
 	return 0;
 }
