@@ -164,6 +164,13 @@ int tv_store_replace(tv_store *s, const char *collection, const char *where,
                      const char *filter_json, const tv_record *rows, size_t n, size_t dim,
                      size_t *deleted);
 
+/* Replaces the whole content of collection by rows, in one commit (for
+ * lancedb a new version: older ones stay readable, and dim may differ from
+ * the old dimension; the vector index is rebuilt). Creates the collection
+ * if needed; n may be 0 (dim must still be given). */
+int tv_store_overwrite(tv_store *s, const char *collection, const tv_record *rows, size_t n,
+                       size_t dim);
+
 /* Rows of collection passing a filter (where / filter_json, both NULL =
  * all), in storage order, at most limit of them (0 = no limit); score and
  * distance are 0. An unknown collection gives an empty set. */

@@ -15,6 +15,8 @@ typedef struct tv_cli_command {
 #define TV_EXIT_USAGE 2
 
 int tv_cmd_version(int argc, char **argv);
+int tv_cmd_index(int argc, char **argv);
+int tv_cmd_search(int argc, char **argv);
 int tv_cmd_store(int argc, char **argv);
 int tv_cmd_query(int argc, char **argv);
 int tv_cmd_run(int argc, char **argv);

@@ -8,6 +8,8 @@
 #include "teavec.h"
 
 static const tv_cli_command commands[] = {
+	{"index", "index files and directories (incrementally)", tv_cmd_index},
+	{"search", "search indexed files for a query", tv_cmd_search},
 	{"store", "run vector.store with JSON parameters", tv_cmd_store},
 	{"query", "run vector.query with JSON parameters", tv_cmd_query},
 	{"run", "run a YAML agent", tv_cmd_run},

@@ -410,6 +410,12 @@ static const struct {
 	{"vector.index_files", tv_rag__index_files},
 };
 
+void tv_rag_set_progress(tv_rag *r, tv_index_progress_fn fn, void *ctx)
+{
+	r->progress = fn;
+	r->progress_ctx = ctx;
+}
+
 bool tv_rag_has_action(const char *name)
 {
 	for (size_t i = 0; i < TV_ARRAY_LEN(actions); i++)

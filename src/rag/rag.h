@@ -10,6 +10,8 @@
 #define TV_RAG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -20,6 +22,19 @@ typedef struct tv_rag tv_rag;
 /* settings: the settings.rag object (borrowed; may be NULL for defaults). */
 int tv_rag_open(tv_rag **out, const json_t *settings, tv_err *err);
 void tv_rag_close(tv_rag *r);
+/* Progress of vector.index_files, reported after each file. */
+typedef struct tv_index_progress {
+	size_t files_total, files_done;
+	uint64_t bytes_total; /* sizes of the files found */
+	uint64_t bytes_done;  /* bytes read so far */
+	size_t chunks;        /* chunks made so far */
+	double elapsed_s;
+	const char *current;  /* the file just handled */
+} tv_index_progress;
+typedef void (*tv_index_progress_fn)(void *ctx, const tv_index_progress *p);
+/* Calls fn after each file vector.index_files handles (NULL: no calls). */
+void tv_rag_set_progress(tv_rag *r, tv_index_progress_fn fn, void *ctx);
+
 /* True for the action names tv_rag_call knows. */
 bool tv_rag_has_action(const char *name);
 /* Runs an action. *out always receives a result object (new reference):

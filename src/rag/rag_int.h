@@ -12,6 +12,8 @@ struct tv_rag {
 	tv_store *store;       /* opened on first use */
 	tv_embedder *embedder; /* opened on first use */
 	char *model;           /* embedding_model override from the last call */
+	tv_index_progress_fn progress;
+	void *progress_ctx;
 };
 
 /* Replaces *out with {"success": false, "error": msg}; returns code. */

@@ -228,6 +228,26 @@ static int ldb_query(tv_store *st, const tv_search *q, tv_results *out)
 	return rc;
 }
 
+static int ldb_overwrite(tv_store *st, const char *coll, const tv_row *rows, size_t n,
+                         size_t dim)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	char *dir;
+	int rc;
+	if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)))
+		return rc;
+	if (t)
+		return tv_table_overwrite(t, rows, n, (uint32_t)dim, &st->err);
+	if (!(dir = table_dir(coll)))
+		return TV_ENOMEM_SET(&st->err, "collection");
+	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
+	free(dir);
+	if (!rc)
+		tv_table_close(t);
+	return rc;
+}
+
 static int ldb_scan(tv_store *st, const char *coll, const tv_filter *filter, size_t limit,
                     bool include, tv_results *out)
 {
@@ -482,7 +502,7 @@ static void ldb_free(tv_store *st)
 }
 
 static const tv_store_methods ldb_methods = {
-	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_scan, ldb_get_state,
+	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_overwrite, ldb_scan, ldb_get_state,
 	ldb_restore_state,
 	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free,
 };

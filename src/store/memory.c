@@ -414,6 +414,18 @@ static int mem_match_ids(tv_store *s, const char *collection, const tv_filter *f
 	return 0;
 }
 
+static int mem_overwrite(tv_store *s, const char *collection, const tv_row *rows, size_t n,
+                         size_t dim)
+{
+	tv_filter *all;
+	int rc;
+	if ((rc = tv_filter_parse_sql(&all, "TRUE", &s->err)))
+		return rc;
+	rc = mem_add(s, collection, rows, n, dim, all, NULL);
+	tv_filter_free(all);
+	return rc;
+}
+
 static int mem_scan(tv_store *s, const char *collection, const tv_filter *filter, size_t limit,
                     bool include, tv_results *out)
 {
@@ -615,7 +627,7 @@ static void mem_free(tv_store *s)
 }
 
 static const tv_store_methods mem_methods = {
-	"memory", mem_add, mem_query, mem_remove, mem_count, mem_match_ids, mem_scan, mem_get_state,
+	"memory", mem_add, mem_query, mem_remove, mem_count, mem_match_ids, mem_overwrite, mem_scan, mem_get_state,
 	mem_restore_state,
 	mem_collections, NULL, NULL, NULL, mem_free,
 };

@@ -197,14 +197,15 @@ static int dedup_rows(tv_row *rows, size_t *n, tv_err *err)
 
 static const char *coll_or_default(const char *c) { return c && *c ? c : "default"; }
 
-/* Validates and deduplicates recs, then calls the backend's add. */
+/* Validates and deduplicates recs, then calls the backend's add (or
+ * overwrite, when overwrite is set). */
 static int add_rows(tv_store *s, const char *collection, const tv_record *recs, size_t n,
-                    size_t dim, const tv_filter *replace, size_t *deleted)
+                    size_t dim, const tv_filter *replace, size_t *deleted, bool overwrite)
 {
 	tv_row *rows = NULL;
 	size_t kept = 0, live = 0; /* rows checked so far; entries to free */
 	int rc;
-	if (n == 0 && !replace)
+	if (n == 0 && !replace && !overwrite)
 		return 0;
 	if (n && !recs)
 		return tv_err_set(&s->err, TV_EINVAL, "rows: NULL with n = %zu", n);
@@ -221,7 +222,8 @@ static int add_rows(tv_store *s, const char *collection, const tv_record *recs, 
 	if ((rc = dedup_rows(rows, &kept, &s->err)))
 		goto done;
 	live = kept;
-	rc = s->m->add(s, collection, rows, kept, dim, replace, deleted);
+	rc = overwrite ? s->m->overwrite(s, collection, rows, kept, dim)
+	               : s->m->add(s, collection, rows, kept, dim, replace, deleted);
 done:
 	rows_free(rows, live);
 	return rc;
@@ -237,7 +239,7 @@ int tv_store_add(tv_store *s, const char *collection, const tv_record *recs, siz
 		*stored = 0;
 	if ((rc = tv_collection_name_check(collection, &s->err)))
 		return rc;
-	if (!(rc = add_rows(s, collection, recs, n, dim, NULL, NULL)) && stored)
+	if (!(rc = add_rows(s, collection, recs, n, dim, NULL, NULL, false)) && stored)
 		*stored = n;
 	return rc;
 }
@@ -258,12 +260,23 @@ int tv_store_replace(tv_store *s, const char *collection, const char *where,
 	    (rc = compile_where(s, where, filter_json, &f)))
 		return rc;
 	if (!f)
-		return add_rows(s, collection, rows, n, dim, NULL, NULL);
+		return add_rows(s, collection, rows, n, dim, NULL, NULL, false);
 	if (n == 0 && dim == 0)
 		dim = 1; /* a pure delete-where: no vectors to check */
-	rc = add_rows(s, collection, rows, n, dim, f, deleted);
+	rc = add_rows(s, collection, rows, n, dim, f, deleted, false);
 	tv_filter_free(f);
 	return rc;
+}
+
+int tv_store_overwrite(tv_store *s, const char *collection, const tv_record *rows, size_t n,
+                       size_t dim)
+{
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)))
+		return rc;
+	return add_rows(s, collection, rows, n, dim, NULL, NULL, true);
 }
 
 int tv_store_get(tv_store *s, const char *collection, const char *where,

@@ -57,6 +57,9 @@ typedef struct tv_store_methods {
 	/* ids of the rows passing filter (the planner of delete/count-where) */
 	int (*match_ids)(tv_store *s, const char *collection, const tv_filter *filter,
 	                 char ***ids, size_t *n);
+	/* the collection's rows become rows (the dimension may change) */
+	int (*overwrite)(tv_store *s, const char *collection, const tv_row *rows, size_t n,
+	                 size_t dim);
 	/* rows passing filter in storage order, at most limit (0 = all) */
 	int (*scan)(tv_store *s, const char *collection, const tv_filter *filter, size_t limit,
 	            bool include_embeddings, tv_results *out);

@@ -771,6 +771,73 @@ int tv_table_create(tv_table **out, tv_io *io, const char *dir, const tv_row *ro
 	return rc;
 }
 
+/* ---- overwrite -------------------------------------------------------- */
+
+int tv_table_overwrite(tv_table *t, const tv_row *rows, size_t n, uint32_t dim, tv_err *err)
+{
+	static const char *names[TV_NCOLS] = {"id", "text", "path", "metadata", "vector"};
+	for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+		Lance__File__Field fs[TV_NCOLS], *fp[TV_NCOLS];
+		Lance__Table__Manifest m;
+		Lance__Table__Transaction txn = LANCE__TABLE__TRANSACTION__INIT;
+		Lance__Table__Transaction__Overwrite ow = LANCE__TABLE__TRANSACTION__OVERWRITE__INIT;
+		Lance__Table__DataFragment *newf[1];
+		tv_table nt;
+		newfile nf;
+		plan p;
+		char lt[48];
+		uint32_t next;
+		int rc;
+		if (attempt > 0 && (rc = tv_table__reload(t, 0, err)))
+			return rc;
+		memset(&nf, 0, sizeof nf);
+		memset(&p, 0, sizeof p);
+		snprintf(lt, sizeof lt, "fixed_size_list:float:%u", dim);
+		/* the new version: our schema, no fragments yet, fragment ids going on
+		 * from the old ones, no indexes (they describe the old rows) */
+		m = *t->mf.m;
+		next = next_fragment_id(t->mf.m);
+		memset(&nt, 0, sizeof nt);
+		for (int c = 0; c < TV_NCOLS; c++) {
+			tv_lance_field f = {c, -1, (char *)names[c], c == TV_COL_VEC ? lt : "string",
+			                    c != TV_COL_ID, c == TV_COL_VEC ? 1 : 2};
+			tv_lance__field_init(&fs[c], &f);
+			fp[c] = &fs[c];
+			nt.field[c] = c;
+		}
+		m.n_fields = TV_NCOLS;
+		m.fields = fp;
+		m.n_fragments = 0;
+		m.fragments = NULL;
+		m.has_max_fragment_id = next > 0;
+		m.max_fragment_id = next > 0 ? next - 1 : 0;
+		nt.io = t->io;
+		nt.dir = t->dir;
+		nt.dim = dim;
+		nt.naming = t->naming;
+		nt.version = t->version;
+		nt.mf.m = &m;
+		if (!(rc = write_rows(&nt, &m, rows, n, &nf, err)) &&
+		    !(rc = make_plan(&nt, NULL, &nf, &p, err))) {
+			newf[0] = &p.added_txn;
+			ow.n_fragments = p.has_added;
+			ow.fragments = newf;
+			ow.n_schema = TV_NCOLS;
+			ow.schema = fp;
+			txn.operation_case = LANCE__TABLE__TRANSACTION__OPERATION_OVERWRITE;
+			txn.overwrite = &ow;
+			rc = publish(&nt, &p, &txn, err);
+		}
+		plan_free(&p);
+		newfile_free(&nf);
+		if (rc != TV_EEXISTS)
+			return rc ? rc : tv_table__reload(t, 0, err);
+		backoff(attempt);
+	}
+	return tv_err_set(err, TV_ECONFLICT, "%s: gave up after %d commit attempts against "
+	                  "concurrent writers", t->dir, MAX_ATTEMPTS);
+}
+
 /* ---- restore ---------------------------------------------------------- */
 
 int tv_table_restore(tv_table *t, uint64_t version, tv_err *err)

@@ -78,6 +78,11 @@ int tv_table_create(tv_table **out, tv_io *io, const char *dir, const tv_row *ro
 int tv_table_delete_ids(tv_table *t, const char *const *ids, size_t n, size_t *deleted,
                         tv_err *err);
 
+/* Commits a new version holding only rows, with our schema for
+ * dim-dimensional vectors (a Lance Overwrite: the dimension may change;
+ * older versions stay readable; the new version has no vector index). */
+int tv_table_overwrite(tv_table *t, const tv_row *rows, size_t n, uint32_t dim, tv_err *err);
+
 /* Commits a new version whose content equals version's (a Lance Restore);
  * older and newer versions stay readable. */
 int tv_table_restore(tv_table *t, uint64_t version, tv_err *err);
