@@ -21,6 +21,8 @@ static const char *group_key(const void *ctx, size_t g, size_t *len)
 
 void tv_eqidx_free(tv_eqidx *x)
 {
+	if (!x)
+		return;
 	tv_strmap_free(&x->map);
 	tv_buf_free(&x->arena);
 	free(x->key);
@@ -28,6 +30,7 @@ void tv_eqidx_free(tv_eqidx *x)
 	free(x->glen);
 	free(x->gstart);
 	free(x->rows);
+	free(x);
 }
 
 /* The value of row r for the index, or 0 (no value) / -1 (not a string). */
@@ -116,23 +119,26 @@ int tv_eqidx_get(tv_frag *f, const tv_filter_eq *eq, tv_eqidx **out)
 	tv_eqidx *v;
 	int rc;
 	*out = NULL;
+	tv_eqidx **arr;
 	for (size_t i = 0; i < f->neq; i++)
-		if (f->eq[i].column == (int)eq->column &&
-		    (eq->column != TV_EQ_META || !strcmp(f->eq[i].key, eq->key))) {
-			*out = f->eq[i].unusable ? NULL : &f->eq[i];
+		if (f->eq[i]->column == (int)eq->column &&
+		    (eq->column != TV_EQ_META || !strcmp(f->eq[i]->key, eq->key))) {
+			*out = f->eq[i]->unusable ? NULL : f->eq[i];
 			return 0;
 		}
-	if (!(v = tv_reallocarray(f->eq, f->neq + 1, sizeof *v)))
+	/* each index is its own allocation: its strmap points at it */
+	if (!(arr = tv_reallocarray(f->eq, f->neq + 1, sizeof *arr)))
 		return TV_ENOMEM;
-	f->eq = v;
-	v = &f->eq[f->neq];
-	memset(v, 0, sizeof *v);
+	f->eq = arr;
+	if (!(v = calloc(1, sizeof *v)))
+		return TV_ENOMEM;
+	f->eq[f->neq++] = v;
 	v->column = eq->column;
-	if (eq->column == TV_EQ_META && !(v->key = tv_strdup(eq->key)))
+	if ((eq->column == TV_EQ_META && !(v->key = tv_strdup(eq->key))) || (rc = build(f, v))) {
+		v->unusable = true; /* never trust a half-built index; the key may be NULL */
+		v->column = -1;
 		return TV_ENOMEM;
-	f->neq++;
-	if ((rc = build(f, v)))
-		return rc;
+	}
 	*out = v->unusable ? NULL : v;
 	return 0;
 }

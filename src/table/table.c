@@ -191,7 +191,7 @@ static void frag_free(tv_frag *f)
 		tv_strcol_free(&f->str[c]);
 	free(f->inv_norm);
 	for (size_t k = 0; k < f->neq; k++)
-		tv_eqidx_free(&f->eq[k]);
+		tv_eqidx_free(f->eq[k]);
 	free(f->eq);
 	free(f->rf);
 	free(f->df);

@@ -35,7 +35,7 @@ typedef struct tv_frag {
 	tv_datafile **df;
 	tv_strcol str[TV_NCOLS];        /* loaded lazily (strings only) */
 	float *inv_norm;                /* 1/|v| per row, computed on first search */
-	tv_eqidx *eq;                   /* equality indexes built so far */
+	tv_eqidx **eq;                   /* equality indexes built so far */
 	size_t neq;
 	bool loaded[TV_NCOLS];
 } tv_frag;
