@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The main job: installs what is needed, builds, and runs teavec on its
-# embedded default (built-in hash embedder), printing the final state.
+# The main job: installs what is needed, builds, indexes this repository's
+# documentation into the default local database (~/.tea/vectors/, or
+# $TEAVEC_DB) with the built-in hash embedder, and answers a query:
+#   bash scripts/run.sh ["your question"]
+# Rerunning embeds only the files that changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build
-exec build/teavec run examples/demo.yaml "$@"
+build/teavec index docs README.md examples --collection teavec-docs
+build/teavec search "${1:-how is a new table version committed atomically}" \
+	--collection teavec-docs -k 3 -n 4
