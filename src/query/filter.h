@@ -53,7 +53,7 @@ void tv_filter_free(tv_filter *f);
  * values (`path = 'a'`, `lang IN ('en', 'fr')`, dict {"lang": "en"}),
  * describes that constraint so a search can visit only those rows; the
  * whole filter must still be applied to them. Pointers borrow from f. */
-#define TV_FILTER_EQ_MAX 64
+#define TV_FILTER_EQ_MAX 1024
 typedef struct tv_filter_eq {
 	enum { TV_EQ_PATH, TV_EQ_ID, TV_EQ_META } column;
 	const char *key; /* TV_EQ_META: the metadata key */

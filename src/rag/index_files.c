@@ -37,7 +37,7 @@
 #include "util/common.h"
 #include "util/strmap.h"
 
-#define BATCH_FILES 64                 /* one path IN (...) the equality index serves */
+#define BATCH_FILES 1024               /* one path IN (...) the equality index serves */
 #define BATCH_BYTES ((size_t)8 << 20)  /* text per commit */
 #define EMBED_BATCH 256                /* texts per embedder call */
 #define MAX_CHUNK 4000                 /* bytes per line/paragraph chunk */
@@ -359,6 +359,7 @@ static int add_chunks(run *u, const tv_walk_file *wf, const char *text, size_t n
 	tv_chunk *ch = NULL;
 	size_t nch = 0;
 	pending_file *pf;
+	char *qpath;
 	uint64_t ph = tv_hash64(wf->path, strlen(wf->path));
 	bool long_path = strlen(wf->path) > 900;
 	if (tv_chunk_text(text, n, u->by, u->by == TV_CHUNK_DOCUMENT ? 0 : MAX_CHUNK, &ch, &nch) ||
@@ -378,9 +379,17 @@ static int add_chunks(run *u, const tv_walk_file *wf, const char *text, size_t n
 	snprintf(pf->hash, sizeof pf->hash, "%s", hash);
 	pf->first = u->nrecs;
 	pf->nchunks = nch;
+	{
+		json_t *js = json_string(wf->path);
+		qpath = js ? json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+		json_decref(js);
+		if (!qpath) {
+			free(ch);
+			return tv_rag__fail(res, TV_ENOMEM, "%s: out of memory", wf->path);
+		}
+	}
 	for (size_t i = 0; i < nch; i++) {
 		size_t k = u->nrecs;
-		json_t *m;
 		u->texts[k] = tv_strndup(text + ch[i].off, ch[i].len);
 		if (long_path)
 			u->ids[k] = tv_sprintf("%016" PRIx64 "#%zu:%08" PRIx64, ph, i,
@@ -388,16 +397,17 @@ static int add_chunks(run *u, const tv_walk_file *wf, const char *text, size_t n
 		else
 			u->ids[k] = tv_sprintf("%s#%zu:%08" PRIx64, wf->path, i,
 			                       tv_hash64(text + ch[i].off, ch[i].len) & 0xFFFFFFFFu);
-		m = json_pack("{s:s,s:i,s:i,s:s}", "file", wf->path, "start_line",
-		              (int)ch[i].start_line, "end_line", (int)ch[i].end_line, "chunk_type",
-		              tv_chunk_by_name(u->by));
-		u->metas[k] = m ? json_dumps(m, JSON_COMPACT) : NULL;
-		json_decref(m);
+		/* the path was JSON-escaped once above; the rest are numbers and names */
+		u->metas[k] = tv_sprintf("{\"file\":%s,\"start_line\":%u,\"end_line\":%u,"
+		                         "\"chunk_type\":\"%s\"}",
+		                         qpath, ch[i].start_line, ch[i].end_line,
+		                         tv_chunk_by_name(u->by));
 		if (!u->texts[k] || !u->ids[k] || !u->metas[k]) {
 			free(u->texts[k]);
 			free(u->ids[k]);
 			free(u->metas[k]);
 			free(ch);
+			free(qpath);
 			return tv_rag__fail(res, TV_ENOMEM, "%s: out of memory", wf->path);
 		}
 		u->recs[k].id = u->ids[k];
@@ -409,6 +419,7 @@ static int add_chunks(run *u, const tv_walk_file *wf, const char *text, size_t n
 	}
 	u->chunks += nch;
 	free(ch);
+	free(qpath);
 	return 0;
 }
 
