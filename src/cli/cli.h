@@ -23,6 +23,7 @@ int tv_cmd_run(int argc, char **argv);
 int tv_cmd_stats(int argc, char **argv);
 int tv_cmd_versions(int argc, char **argv);
 int tv_cmd_optimize(int argc, char **argv);
+int tv_cmd_cleanup(int argc, char **argv);
 int tv_cmd_restore(int argc, char **argv);
 
 #include <jansson.h>

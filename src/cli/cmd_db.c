@@ -12,6 +12,7 @@
 typedef struct dbopts {
 	const char *db, *collection;
 	int json;
+	long long older_than; /* cleanup: seconds; -1 = not given */
 } dbopts;
 
 static void usage(FILE *f, const char *cmd)
@@ -22,6 +23,9 @@ static void usage(FILE *f, const char *cmd)
 		{"stats", "", "rows and versions of each collection (or of --collection)"},
 		{"versions", "", "the versions of --collection with time and operation"},
 		{"optimize", "", "compact small fragments and clean up old versions now"},
+		{"cleanup", " [--older-than SECONDS]",
+		 "remove the versions older than SECONDS (default 0: all but the newest) and the "
+		 "files only they used"},
 		{"restore", " VERSION", "make VERSION of --collection the newest (a new version)"},
 	};
 	for (size_t i = 0; i < sizeof u / sizeof u[0]; i++)
@@ -39,15 +43,27 @@ static int parse(int argc, char **argv, dbopts *o)
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'}, {"collection", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},     {"help", no_argument, NULL, 'h'},
+		{"older-than", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
 	const char *env = getenv("TEAVEC_DB");
+	char *end;
 	memset(o, 0, sizeof *o);
 	o->db = env && *env ? env : "~/.tea/vectors/";
+	o->older_than = -1;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:c:jh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			o->older_than = strtoll(optarg, &end, 10);
+			if (*end || o->older_than < 0 || strcmp(argv[0], "cleanup")) {
+				fprintf(stderr, "teavec %s: --older-than: %s\n", argv[0],
+				        strcmp(argv[0], "cleanup") ? "only for cleanup"
+				                                   : "expected a number of seconds >= 0");
+				return -1;
+			}
+			break;
 		case 'd': o->db = optarg; break;
 		case 'c': o->collection = optarg; break;
 		case 'j': o->json = 1; break;
@@ -61,6 +77,10 @@ static int parse(int argc, char **argv, dbopts *o)
 static tv_store *open_db(const dbopts *o)
 {
 	json_t *js = json_pack("{s:s}", "lancedb_path", o->db);
+	if (o->older_than >= 0) { /* an explicit cleanup: keep the newest and the younger */
+		json_object_set_new(js, "cleanup_keep_versions", json_integer(1));
+		json_object_set_new(js, "cleanup_older_than_s", json_integer(o->older_than));
+	}
 	char *settings = json_dumps(js, JSON_COMPACT);
 	tv_store *s = NULL;
 	if (tv_store_open(&s, "lancedb", settings))
@@ -167,6 +187,27 @@ int tv_cmd_optimize(int argc, char **argv)
 	int i = parse(argc, argv, &o);
 	if (i < 0)
 		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	if (!(s = open_db(&o)))
+		return TV_EXIT_RUNTIME;
+	if (tv_store_optimize(s, o.collection))
+		return fail(s);
+	tv_store_close(s);
+	return TV_EXIT_OK;
+}
+
+int tv_cmd_cleanup(int argc, char **argv)
+{
+	dbopts o;
+	tv_store *s;
+	int i = parse(argc, argv, &o);
+	if (i < 0)
+		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	if (i != argc) {
+		usage(stderr, "cleanup");
+		return TV_EXIT_USAGE;
+	}
+	if (o.older_than < 0)
+		o.older_than = 0;
 	if (!(s = open_db(&o)))
 		return TV_EXIT_RUNTIME;
 	if (tv_store_optimize(s, o.collection))

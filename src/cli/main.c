@@ -16,6 +16,7 @@ static const tv_cli_command commands[] = {
 	{"stats", "rows and versions of the collections", tv_cmd_stats},
 	{"versions", "versions of a collection", tv_cmd_versions},
 	{"optimize", "compact and clean up now", tv_cmd_optimize},
+	{"cleanup", "remove old versions (--older-than SECONDS)", tv_cmd_cleanup},
 	{"restore", "make an old version the newest", tv_cmd_restore},
 	{"version", "print the version", tv_cmd_version},
 };

@@ -19,4 +19,12 @@ check "restoring a missing version says so" contains "$ERR" "no version 99"
 expect_exit 2 badversion "$TEAVEC" restore x --db "$DB"
 expect_exit 1 nocoll "$TEAVEC" versions --db "$DB" --collection nope
 check "versions of a missing collection says so" contains "$ERR" "'nope' does not exist"
+expect_exit 0 cleanup "$TEAVEC" cleanup --db "$DB" --older-than 0
+expect_exit 0 v2 "$TEAVEC" versions --db "$DB" --collection c --json
+check "cleanup --older-than 0 keeps only the newest version" test "$(echo "$OUT" | jq length)" = 1
+expect_exit 0 q2 "$TEAVEC" query "one" --db "$DB" --collection c -k 5
+check "and every row of it" test "$(echo "$OUT" | jq '.results | length')" = 2
+expect_exit 2 badolder "$TEAVEC" cleanup --db "$DB" --older-than soon
+expect_exit 0 chelp "$TEAVEC" cleanup --help
+check "cleanup --help documents --older-than" contains "$OUT" "--older-than"
 finish
