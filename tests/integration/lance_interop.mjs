@@ -56,6 +56,26 @@ if (step === "read-teavec") {
     try { await t.checkout(v.version); await t.countRows(); } catch (e) { out.versions_ok = false; out.bad = String(e); }
   }
   await t.checkoutLatest();
+} else if (step === "read-indexed") {
+  // a collection built by `teavec index`, its file-state table, every version
+  const t = await db.openTable("kb");
+  const rows = await t.query().limit(1e9).toArray();
+  out.count = rows.length;
+  out.dim = rows[0].vector.length;
+  out.files = [...new Set(rows.map((r) => r.path))].sort();
+  out.meta_ok = rows.every((r) => { const m = JSON.parse(r.metadata); return m.file === r.path && m.start_line >= 1; });
+  out.state = await (await db.openTable("kb.files")).countRows();
+  out.path_filter = await t.countRows(`path = '${out.files[0]}'`);
+  out.versions_ok = true;
+  out.dims = [];
+  for (const v of await t.listVersions()) {
+    try {
+      await t.checkout(v.version);
+      const r = await t.query().limit(1).toArray();
+      if (r.length) out.dims.push(r[0].vector.length);
+    } catch (e) { out.versions_ok = false; out.bad = String(e); }
+  }
+  await t.checkoutLatest();
 } else if (step === "make-22") {
   await db.createTable("new22", [{ id: "a", text: "x", vector: [1, 2], metadata: "{}" }]);
   out.ok = true;

@@ -65,4 +65,23 @@ check "LanceDB opens every version teavec kept" test "$(echo "$J" | jq .versions
 lance make-22 "$DB" >/dev/null
 "$T" count "$DB" new22 >/dev/null 2>"$TMP/err22"
 check "a Lance 2.2 table is refused naming the version" contains "$(cat "$TMP/err22")" "data storage version 2.2"
+# a collection built by `teavec index`: edits, a deletion, then a new
+# dimension (a Lance Overwrite); LanceDB reads every version
+IX=$TMP/ixdb
+mkdir -p "$TMP/tree"
+printf 'alpha one\n\nalpha two\n' >"$TMP/tree/a.md"
+printf 'beta\n' >"$TMP/tree/b.md"
+printf 'gone\n' >"$TMP/tree/c.md"
+"$TEAVEC" index "$TMP/tree" --db "$IX" --collection kb >/dev/null
+sleep 0.01
+printf 'alpha changed\n' >"$TMP/tree/a.md"
+rm "$TMP/tree/c.md"
+"$TEAVEC" index "$TMP/tree" --db "$IX" --collection kb >/dev/null
+printf 'settings: {rag: {vector_store: lancedb, lancedb_path: "%s", embedding_dimensions: 32}}\nnodes:\n  - {name: ix, uses: vector.index_files, with: {paths: "%s", collection: kb}}\n' "$IX" "$TMP/tree" >"$TMP/dim.yaml"
+"$TEAVEC" run "$TMP/dim.yaml" >/dev/null
+J=$(lance read-indexed "$IX")
+check "LanceDB reads an indexed collection after edits, a deletion and a new dimension" \
+	test "$(echo "$J" | jq -c '[.count, .dim, (.files | map(sub(".*/"; ""))), .meta_ok, .state, .path_filter]')" = '[2,32,["a.md","b.md"],true,2,1]'
+check "LanceDB opens every version, old dimension and new" \
+	test "$(echo "$J" | jq -c '[.versions_ok, (.dims | unique)]')" = '[true,[32,256]]'
 finish
