@@ -213,6 +213,22 @@ int tv_store_restore_state(tv_store *s, const char *json);
  * NULL collection = every collection. */
 int tv_store_optimize(tv_store *s, const char *collection);
 
+/* Rebuilds collection's vector index from scratch (lancedb store): new
+ * partitions and codebooks trained on the current rows, for the store's
+ * metric and index settings. The memory store has none: a no-op. */
+int tv_store_reindex(tv_store *s, const char *collection);
+
+/* What a collection holds, as a JSON object (caller frees with free()):
+ *   {"collection": "docs", "rows": 1200, "dim": 256, "version": 7,
+ *    "fragments": 3, "bytes": 2211840,
+ *    "index": {"type": "IVF_PQ", "metric": "cosine", "partitions": 35,
+ *              "sub_vectors": 32, "indexed_rows": 1100, "unindexed_rows": 100,
+ *              "trained_rows": 1024, "built_version": 5, "bytes": 73984,
+ *              "file": "ivfpq-....idx"}}
+ * "index" is null when there is none; the memory store gives collection,
+ * rows and index only. An unknown collection has 0 rows. */
+int tv_store_stats(tv_store *s, const char *collection, char **json_out);
+
 /* The versions of a collection (lancedb store), oldest first, as a JSON
  * array (caller frees with free()):
  *   [{"version": 3, "timestamp": "2026-11-24T22:50:01Z", "operation": "update"}, ...]

@@ -36,6 +36,8 @@ typedef struct ldb_store {
 	size_t min_fragments;    /* ...once this many exist */
 	size_t keep_versions;    /* cleanup keeps the newest N versions */
 	int64_t keep_seconds;    /* and every version younger than this */
+	bool auto_index;         /* build / extend the IVF_PQ index after writes */
+	tv_ivfpq_params ix;      /* its parameters (0 = automatic) */
 	ldb_coll *colls;
 	size_t ncolls;
 } ldb_store;
@@ -113,6 +115,11 @@ static int maintain(ldb_store *s, const char *coll, tv_table *t, size_t min_frag
 	size_t merged = 0, removed = 0;
 	ldb_coll *c = find_coll(s, coll);
 	int rc = tv_table_compact(t, s->small_rows, min_frags, &merged, &s->base.err);
+	/* the vector index: built at 256 rows, then extended / retrained */
+	if (!rc && (s->auto_index || min_frags <= 2))
+		rc = tv_table_index_update(t, s->metric, &s->ix,
+		                           min_frags <= 2 ? TV_INDEX_OPTIMIZE : TV_INDEX_AUTO, NULL,
+		                           &s->base.err);
 	if (!rc && (min_frags <= 2 || !c || tv_table_version(t) >= c->cleaned + 16)) {
 		rc = tv_table_cleanup(t, s->keep_versions, s->keep_seconds, &removed, &s->base.err);
 		if (c)
@@ -187,8 +194,9 @@ static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n,
 		return TV_ENOMEM_SET(&st->err, "collection");
 	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
 	free(dir);
-	if (!rc)
-		tv_table_close(t); /* get_table caches it on next use */
+	if (!rc && s->auto_index)
+		rc = tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
+	tv_table_close(t); /* get_table caches it on next use */
 	return rc;
 }
 
@@ -207,7 +215,8 @@ static int ldb_query(tv_store *st, const tv_search *q, tv_results *out)
 		                  "query vector dimension %zu does not match collection '%s' "
 		                  "(dimension %u)",
 		                  q->dim, q->collection, tv_table_dim(t));
-	if ((rc = tv_table_search(t, q->vector, s->metric, q->k, q->filter, &addrs, &dists, &n,
+	tv_table_search_opts o = {q->exact, q->nprobes, q->refine_factor};
+	if ((rc = tv_table_search(t, q->vector, s->metric, q->k, q->filter, &o, &addrs, &dists, &n,
 	                          &st->err)))
 		return rc;
 	out->dim = q->dim;
@@ -237,14 +246,20 @@ static int ldb_overwrite(tv_store *st, const char *coll, const tv_row *rows, siz
 	int rc;
 	if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)))
 		return rc;
-	if (t)
-		return tv_table_overwrite(t, rows, n, (uint32_t)dim, &st->err);
+	if (t) {
+		if ((rc = tv_table_overwrite(t, rows, n, (uint32_t)dim, &st->err)))
+			return rc;
+		return s->auto_index ? tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL,
+		                                             &st->err)
+		                     : 0;
+	}
 	if (!(dir = table_dir(coll)))
 		return TV_ENOMEM_SET(&st->err, "collection");
 	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
 	free(dir);
-	if (!rc)
-		tv_table_close(t);
+	if (!rc && s->auto_index)
+		rc = tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
+	tv_table_close(t);
 	return rc;
 }
 
@@ -501,10 +516,73 @@ static void ldb_free(tv_store *st)
 	free(s);
 }
 
+static int ldb_reindex(tv_store *st, const char *coll)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table *t;
+	int rc;
+	if ((rc = refuse_pinned(s, coll)) || (rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	return tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_REBUILD, NULL, &st->err);
+}
+
+/* Bytes of the files under dir (one level of subdirectories). */
+static uint64_t dir_bytes(tv_io *io, const char *dir, int depth)
+{
+	tv_io_entry *e = NULL;
+	size_t n = 0;
+	uint64_t sum = 0;
+	tv_err ignore;
+	if (tv_io_list(io, dir, &e, &n, &ignore))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (e[i].is_dir && depth > 0) {
+			char *sub = tv_sprintf("%s/%s", dir, e[i].name);
+			if (sub)
+				sum += dir_bytes(io, sub, depth - 1);
+			free(sub);
+		} else if (!e[i].is_dir) {
+			sum += e[i].size;
+		}
+	}
+	tv_io_entries_free(e, n);
+	return sum;
+}
+
+static int ldb_stats(tv_store *st, const char *coll, json_t *out)
+{
+	ldb_store *s = (ldb_store *)st;
+	tv_table_index_info ii;
+	tv_table *t;
+	char *dir;
+	int rc;
+	if ((rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	if ((rc = tv_table_index_stat(t, &ii, &st->err)))
+		return rc;
+	if (!(dir = table_dir(coll)))
+		return TV_ENOMEM_SET(&st->err, "stats");
+	json_object_set_new(out, "dim", json_integer(tv_table_dim(t)));
+	json_object_set_new(out, "version", json_integer((json_int_t)tv_table_version(t)));
+	json_object_set_new(out, "fragments", json_integer((json_int_t)tv_table_fragments(t)));
+	json_object_set_new(out, "bytes", json_integer((json_int_t)dir_bytes(s->io, dir, 1)));
+	free(dir);
+	if (ii.present)
+		json_object_set_new(
+			out, "index",
+			json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "type", "IVF_PQ", "metric",
+		          tv_metric_name(ii.metric), "partitions", (json_int_t)ii.nlist, "sub_vectors",
+		          (json_int_t)ii.m, "indexed_rows", (json_int_t)ii.indexed_rows,
+		          "unindexed_rows", (json_int_t)ii.unindexed_rows, "trained_rows",
+		          (json_int_t)ii.trained_rows, "built_version", (json_int_t)ii.built_version,
+		          "bytes", (json_int_t)ii.bytes, "file", ii.file));
+	return 0;
+}
+
 static const tv_store_methods ldb_methods = {
 	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_overwrite, ldb_scan, ldb_get_state,
 	ldb_restore_state,
-	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free,
+	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free, ldb_stats, ldb_reindex,
 };
 
 /* ~ expanded, relative paths made absolute; URIs kept as they are. */
@@ -548,6 +626,9 @@ int tv_store_lancedb_new(tv_store **out, const json_t *settings, tv_err *err)
 	s->min_fragments = (size_t)setting_u64(settings, "compact_min_fragments", 16);
 	s->keep_versions = (size_t)setting_u64(settings, "cleanup_keep_versions", 10);
 	s->keep_seconds = (int64_t)setting_u64(settings, "cleanup_older_than_s", 3600);
+	s->auto_index = !json_is_false(json_object_get(settings, "auto_index"));
+	s->ix.nlist = (uint32_t)TV_MIN(setting_u64(settings, "index_partitions", 0), 1u << 20);
+	s->ix.m = (uint32_t)TV_MIN(setting_u64(settings, "index_sub_vectors", 0), 65536);
 	if (!(s->root = resolve_root(path && *path ? path : "~/.tea/vectors/"))) {
 		free(s);
 		return TV_ENOMEM_SET(err, "lancedb_path");

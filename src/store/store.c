@@ -541,6 +541,40 @@ int tv_store_optimize(tv_store *s, const char *collection)
 	return s->m->optimize ? s->m->optimize(s, collection) : 0;
 }
 
+int tv_store_reindex(tv_store *s, const char *collection)
+{
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)))
+		return rc;
+	return s->m->reindex ? s->m->reindex(s, collection) : 0;
+}
+
+int tv_store_stats(tv_store *s, const char *collection, char **json_out)
+{
+	json_t *o;
+	size_t rows = 0;
+	int rc;
+	tv_err_clear(&s->err);
+	*json_out = NULL;
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)) ||
+	    (rc = s->m->count(s, collection, &rows)))
+		return rc;
+	if (!(o = json_pack("{s:s,s:I,s:n}", "collection", collection, "rows", (json_int_t)rows,
+	                    "index")))
+		return TV_ENOMEM_SET(&s->err, "stats");
+	if (s->m->stats && (rc = s->m->stats(s, collection, o))) {
+		json_decref(o);
+		return rc;
+	}
+	if (!(*json_out = json_dumps(o, JSON_COMPACT)))
+		rc = TV_ENOMEM_SET(&s->err, "stats");
+	json_decref(o);
+	return rc;
+}
+
 int tv_store_versions(tv_store *s, const char *collection, char **json_out)
 {
 	json_t *v = NULL;

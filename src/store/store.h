@@ -70,6 +70,9 @@ typedef struct tv_store_methods {
 	int (*versions)(tv_store *s, const char *collection, json_t **out); /* may be NULL */
 	int (*checkout)(tv_store *s, const char *collection, uint64_t version); /* may be NULL */
 	void (*free)(tv_store *s);
+	/* {"fragments", "version", "bytes", "index": {...}} beyond rows/dim (may be NULL) */
+	int (*stats)(tv_store *s, const char *collection, json_t *out);
+	int (*reindex)(tv_store *s, const char *collection); /* may be NULL */
 } tv_store_methods;
 
 struct tv_store {

@@ -166,6 +166,7 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 		return rc == TV_ENOTFOUND ? tv_err_set(err, rc, "%s: no version %" PRIu64, t->dir, version)
 		                          : rc;
 	t->version = version;
+	t->ix_version = 0; /* new fragments: the index is chosen again */
 	if ((rc = check_format(t, err)) || (rc = map_schema(t, err)))
 		return rc;
 	t->nfrags = t->mf.m->n_fragments;
@@ -293,6 +294,7 @@ void tv_table_close(tv_table *t)
 	if (!t)
 		return;
 	tv_table__unload(t);
+	tv_table__index_free(t);
 	tv_table__ids_free(t);
 	free(t->rowbuf);
 	free(t->dir);
@@ -308,7 +310,7 @@ size_t tv_table_fragments(const tv_table *t) { return t->nfrags; }
 
 /* ---- reading columns ------------------------------------------------ */
 
-static int datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err)
+int tv_table__datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err)
 {
 	int rc;
 	if (!f->df[file]) {
@@ -338,14 +340,14 @@ int tv_table__strings(tv_table *t, tv_frag *f, int c, tv_err *err)
 	int rc;
 	if (f->loaded[c] || f->file[c] < 0)
 		return 0;
-	if ((rc = datafile(t, f, f->file[c], &df, err)) ||
+	if ((rc = tv_table__datafile(t, f, f->file[c], &df, err)) ||
 	    (rc = tv_datafile_read_strings(df, f->col[c], 0, f->rows, &f->str[c], err)))
 		return rc;
 	f->loaded[c] = true;
 	return 0;
 }
 
-static void view_of(tv_frag *f, uint64_t off, tv_row_view *v)
+void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v)
 {
 	const tv_strcol *s;
 	memset(v, 0, sizeof *v);
@@ -370,7 +372,7 @@ static void view_of(tv_frag *f, uint64_t off, tv_row_view *v)
 	}
 }
 
-static int load_filter_cols(tv_table *t, tv_frag *f, tv_err *err)
+int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err)
 {
 	int rc;
 	for (int c = 0; c < TV_COL_VEC; c++)
@@ -380,7 +382,7 @@ static int load_filter_cols(tv_table *t, tv_frag *f, tv_err *err)
 }
 
 /* Rows per chunk: one page of our own files (8 MiB of vectors). */
-static uint64_t chunk_rows(uint32_t dim) { return TV_MAX(1, (8u << 20) / ((uint64_t)dim * 4)); }
+uint64_t tv_table__chunk_rows(uint32_t dim) { return TV_MAX(1, (8u << 20) / ((uint64_t)dim * 4)); }
 
 /* Cosine distances of n rows and their inverse norms, in one pass. */
 static void first_pass(const float *q, float qinv, const float *v, uint64_t n, uint32_t dim,
@@ -413,7 +415,7 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 	tv_eqidx *x;
 	tv_datafile *df;
 	int rc;
-	if ((rc = load_filter_cols(t, f, err)))
+	if ((rc = tv_table__filter_cols(t, f, err)))
 		return rc;
 	if ((rc = tv_eqidx_get(f, eq, &x)))
 		return TV_ENOMEM_SET(err, "filter index");
@@ -422,7 +424,7 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 	total = tv_eqidx_rows(x, eq, lists, counts);
 	if (total * 10 > f->rows) /* over 10% of the rows: scanning is as good */
 		return 0;
-	if ((rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)))
+	if ((rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
 	for (size_t i = 0; i < eq->n; i++) {
 		for (size_t j = 0; j < counts[i]; j++) {
@@ -432,7 +434,7 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 			float *own = NULL;
 			if (tv_table__is_deleted(f, r))
 				continue;
-			view_of(f, r, &rv);
+			tv_table__view(f, r, &rv);
 			if (!tv_filter_matches(filter, &rv))
 				continue;
 			if ((rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], r, 1, t->dim, &v, &own,
@@ -445,20 +447,20 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 	return 1;
 }
 
-static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_metric metric,
+int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_metric metric,
                        const tv_filter *filter, tv_topk *top, float *d, tv_err *err)
 {
 	tv_frag *f = &t->frags[fi];
 	tv_datafile *df = NULL;
-	uint64_t step = chunk_rows(t->dim);
+	uint64_t step = tv_table__chunk_rows(t->dim);
 	tv_filter_eq eq;
 	int rc;
 	if (filter && tv_filter_equality(filter, &eq) &&
 	    (rc = search_selected(t, fi, q, metric, filter, &eq, top, err)) != 0)
 		return rc < 0 ? rc : 0;
-	if ((rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)))
+	if ((rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
-	if (filter && (rc = load_filter_cols(t, f, err)))
+	if (filter && (rc = tv_table__filter_cols(t, f, err)))
 		return rc;
 	/* The first cosine search of a fragment gets each row's norm in the same
 	 * pass as its dot product and keeps 1/|v| (fragments are immutable);
@@ -488,7 +490,7 @@ static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_me
 			if (d[i] > tv_topk_worst(top) || tv_table__is_deleted(f, r0 + i))
 				continue;
 			if (filter) {
-				view_of(f, r0 + i, &rv);
+				tv_table__view(f, r0 + i, &rv);
 				if (!tv_filter_matches(filter, &rv))
 					continue;
 			}
@@ -499,23 +501,47 @@ static int search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_me
 	return 0;
 }
 
-int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
-                    const tv_filter *filter, uint64_t **addrs, float **dists, size_t *n,
-                    tv_err *err)
+/* Exact search of every fragment not in skip's sense (the index's). */
+static int search_rest(tv_table *t, const float *q, tv_metric metric, const tv_filter *filter,
+                       bool skip_indexed, tv_topk *top, tv_err *err)
 {
+	float *d = tv_mallocarray(tv_table__chunk_rows(t->dim), sizeof *d), norm = tv_vec_norm(q, t->dim);
+	int rc = 0;
+	if (!d)
+		return TV_ENOMEM_SET(err, "search");
+	for (size_t fi = 0; fi < t->nfrags && !rc; fi++)
+		if (!skip_indexed || !t->frags[fi].indexed)
+			rc = tv_table__search_frag(t, fi, q, norm > 0 ? 1.0f / norm : 0.0f, metric, filter,
+			                           top, d, err);
+	free(d);
+	return rc;
+}
+
+int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
+                    const tv_filter *filter, const tv_table_search_opts *o, uint64_t **addrs,
+                    float **dists, size_t *n, tv_err *err)
+{
+	static const tv_table_search_opts automatic = {false, 0, 0};
 	tv_topk top;
-	float *d = tv_mallocarray(chunk_rows(t->dim), sizeof *d), norm = tv_vec_norm(q, t->dim);
+	bool used = false;
 	int rc = 0;
 	*addrs = NULL;
 	*dists = NULL;
 	*n = 0;
-	if (!d || tv_topk_init(&top, k)) {
-		free(d);
+	if (!o)
+		o = &automatic;
+	if (tv_topk_init(&top, k))
 		return TV_ENOMEM_SET(err, "search");
+	if (!o->exact)
+		rc = tv_table__index_search(t, q, metric, k, filter, o, &top, &used, err);
+	if (!rc)
+		rc = search_rest(t, q, metric, filter, used, &top, err);
+	if (!rc && used && filter && top.n < k) {
+		/* the probed partitions held fewer than k matching rows: a
+		 * filter this selective gets an exact answer */
+		top.n = 0;
+		rc = search_rest(t, q, metric, filter, false, &top, err);
 	}
-	for (size_t fi = 0; fi < t->nfrags && !rc; fi++)
-		rc = search_frag(t, fi, q, norm > 0 ? 1.0f / norm : 0.0f, metric, filter, &top, d, err);
-	free(d);
 	if (!rc) {
 		tv_topk_sort(&top);
 		*addrs = top.id;
@@ -538,7 +564,7 @@ int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 	if (fi >= t->nfrags || off >= t->frags[fi].rows)
 		return tv_err_set(err, TV_EINVAL, "row address out of range");
 	f = &t->frags[fi];
-	if ((rc = load_filter_cols(t, f, err)) || (rc = datafile(t, f, f->file[TV_COL_VEC], &df, err)) ||
+	if ((rc = tv_table__filter_cols(t, f, err)) || (rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)) ||
 	    (rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], off, 1, t->dim, &row->vector, &own,
 	                                   NULL, err)))
 		return rc;
@@ -554,7 +580,7 @@ int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 		t->rowbuf = b;
 		row->vector = b;
 	}
-	view_of(f, off, &row->v);
+	tv_table__view(f, off, &row->v);
 	row->addr = addr;
 	return 0;
 }
@@ -569,13 +595,13 @@ int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *
 	}
 	for (size_t fi = 0; fi < t->nfrags; fi++) {
 		tv_frag *f = &t->frags[fi];
-		if ((rc = load_filter_cols(t, f, err)))
+		if ((rc = tv_table__filter_cols(t, f, err)))
 			return rc;
 		for (uint64_t r = 0; r < f->rows; r++) {
 			tv_row_view v;
 			if (tv_table__is_deleted(f, r))
 				continue;
-			view_of(f, r, &v);
+			tv_table__view(f, r, &v);
 			*out += tv_filter_matches(filter, &v);
 		}
 	}
@@ -599,7 +625,7 @@ static int scan_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *
 	tv_eqidx *x = NULL;
 	size_t k0 = *k;
 	int rc;
-	if (filter && (rc = load_filter_cols(t, f, err)))
+	if (filter && (rc = tv_table__filter_cols(t, f, err)))
 		return rc;
 	if (filter && tv_filter_equality(filter, &eq)) {
 		const uint32_t *lists[TV_FILTER_EQ_MAX];
@@ -614,7 +640,7 @@ static int scan_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *
 					uint64_t r = lists[i][j];
 					if (tv_table__is_deleted(f, r))
 						continue;
-					view_of(f, r, &rv);
+					tv_table__view(f, r, &rv);
 					if (tv_filter_matches(filter, &rv))
 						v[(*k)++] = ((uint64_t)fi << 32) | r;
 					if (*k == cap) /* the limit: stop, then keep the lowest offsets */
@@ -630,7 +656,7 @@ sort:
 		if (tv_table__is_deleted(f, r))
 			continue;
 		if (filter) {
-			view_of(f, r, &rv);
+			tv_table__view(f, r, &rv);
 			if (!tv_filter_matches(filter, &rv))
 				continue;
 		}
@@ -678,9 +704,9 @@ int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t
 	for (size_t i = 0; !rc && i < na; i++) {
 		tv_frag *f = &t->frags[addrs[i] >> 32];
 		tv_row_view rv;
-		if (!filter && (rc = load_filter_cols(t, f, err)))
+		if (!filter && (rc = tv_table__filter_cols(t, f, err)))
 			break;
-		view_of(f, addrs[i] & 0xFFFFFFFFu, &rv);
+		tv_table__view(f, addrs[i] & 0xFFFFFFFFu, &rv);
 		if (rv.id && !(v[k++] = tv_strndup(rv.id, rv.id_len)))
 			rc = TV_ENOMEM_SET(err, "ids");
 	}

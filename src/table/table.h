@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "index/ivfpq.h"
 #include "io/io.h"
 #include "store/store.h"
 
@@ -39,11 +40,48 @@ typedef struct tv_table_row {
 	uint64_t addr; /* (fragment index << 32) | row offset */
 } tv_table_row;
 
-/* Exact top-k over live rows passing filter (may be NULL): *addrs and
- * *dists (caller frees) receive up to k entries, nearest first. */
+/* How a search uses the vector index. */
+typedef struct tv_table_search_opts {
+	bool exact;        /* ignore the index */
+	int nprobes;       /* partitions to probe; 0 = automatic */
+	int refine_factor; /* re-rank refine_factor * k candidates exactly; 0 = automatic */
+} tv_table_search_opts;
+
+/* Top-k over live rows passing filter (may be NULL): *addrs and *dists
+ * (caller frees) receive up to k entries, nearest first, with exact
+ * distances. Uses the IVF_PQ index for the fragments it covers (unless
+ * o->exact or the table has fewer than 256 rows) and searches the others
+ * exactly. o may be NULL (automatic). An index built for another metric
+ * is TV_EINVAL; a damaged one TV_ECORRUPT naming its file. */
 int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
-                    const tv_filter *filter, uint64_t **addrs, float **dists, size_t *n,
-                    tv_err *err);
+                    const tv_filter *filter, const tv_table_search_opts *o, uint64_t **addrs,
+                    float **dists, size_t *n, tv_err *err);
+
+/* The vector index as the current version sees it. */
+typedef struct tv_table_index_info {
+	bool present;
+	tv_metric metric;
+	uint32_t nlist, m;
+	uint64_t entries;       /* rows encoded (deleted ones included) */
+	uint64_t trained_rows;  /* table rows when it was trained */
+	uint64_t built_version; /* version it was built or extended at */
+	uint64_t indexed_rows;  /* live rows of covered fragments */
+	uint64_t unindexed_rows;
+	uint64_t bytes;
+	char file[96];          /* under <table>/_teavec/ */
+} tv_table_index_info;
+int tv_table_index_stat(tv_table *t, tv_table_index_info *info, tv_err *err);
+
+enum {
+	TV_INDEX_AUTO,     /* after writes: build at 256 rows, fold in or retrain when due */
+	TV_INDEX_OPTIMIZE, /* fold in every unindexed row; retrain when due */
+	TV_INDEX_REBUILD   /* train afresh */
+};
+enum { TV_INDEX_NONE, TV_INDEX_BUILT, TV_INDEX_FOLDED };
+/* Brings the vector index up to date for metric (see the modes); params
+ * may be NULL (defaults). *did (may be NULL) receives TV_INDEX_*. */
+int tv_table_index_update(tv_table *t, tv_metric metric, const tv_ivfpq_params *params,
+                          int mode, int *did, tv_err *err);
 /* The row at addr (from a search or scan). */
 int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err);
 /* The ids of the live rows passing filter (NULL = all); caller frees each

@@ -4,6 +4,7 @@
 
 #include <roaring/roaring.h>
 
+#include "index/ivfpq.h"
 #include "table/datafile.h"
 #include "table/manifest.h"
 #include "table/table.h"
@@ -37,6 +38,7 @@ typedef struct tv_frag {
 	float *inv_norm;                /* 1/|v| per row, computed on first search */
 	tv_eqidx **eq;                   /* equality indexes built so far */
 	size_t neq;
+	bool indexed;                   /* covered by t->ix (same id and rows) */
 	bool loaded[TV_NCOLS];
 } tv_frag;
 
@@ -64,6 +66,14 @@ struct tv_table {
 	uint64_t *seen_frags;  /* fragment ids already in the index, sorted */
 	size_t nseen;
 	float *rowbuf; /* one vector, for rows of unmapped files */
+	/* Our IVF_PQ index (vindex.c): the one chosen for this version, or
+	 * NULL; ix_version is the version it was chosen for (0 = not yet). A
+	 * damaged index file is remembered in ix_err and reported by searches
+	 * until a rebuild replaces it. */
+	tv_ivfpq *ix;
+	char *ix_name;
+	uint64_t ix_version;
+	tv_err ix_err;
 };
 
 /* Equality indexes (eqindex.c): the fragment's index for eq's column,
@@ -85,5 +95,25 @@ int tv_table__build_ids(tv_table *t, tv_err *err);
 uint64_t tv_table__find_id(tv_table *t, const char *id, size_t len);
 void tv_table__ids_free(tv_table *t);
 bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
+int tv_table__datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err);
+void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v);
+int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err);
+/* Rows per chunk of vectors read at once (8 MiB). */
+uint64_t tv_table__chunk_rows(uint32_t dim);
+/* Exact search of fragment fi into top (d: tv_table__chunk_rows floats). */
+int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv_metric metric,
+                          const tv_filter *filter, tv_topk *top, float *d, tv_err *err);
+/* The snapshot position of fragment id, or -1. */
+long tv_table__frag_pos(const tv_table *t, uint64_t id);
+
+/* The vector index (vindex.c). */
+/* Chooses this version's index (lists _teavec/ once per version). */
+int tv_table__index_attach(tv_table *t, tv_err *err);
+void tv_table__index_free(tv_table *t);
+/* Searches the indexed fragments approximately (re-ranked exactly) into
+ * top; *used is false when the index cannot serve (none, too small). */
+int tv_table__index_search(tv_table *t, const float *q, tv_metric metric, size_t k,
+                           const tv_filter *filter, const tv_table_search_opts *o,
+                           tv_topk *top, bool *used, tv_err *err);
 
 #endif

@@ -1,0 +1,709 @@
+/*
+ * IVF_PQ: training, encoding, the index file, and the approximate search.
+ *
+ * File layout (little-endian; every section starts on a 64-byte boundary
+ * so that a mapped file gives aligned arrays):
+ *
+ *   offset size  field
+ *   0      8     magic "TVIVFPQ1"
+ *   8      4     header size (128)
+ *   12     4     metric (0 cosine, 1 l2, 2 dot)
+ *   16     4     dim
+ *   20     4     nlist
+ *   24     4     m (sub-vectors; dim % m == 0)
+ *   28     4     bits per code (8)
+ *   32     8     table version the index was built or extended at
+ *   40     8     trained_rows (table rows when the quantizers were trained)
+ *   48     8     nentries
+ *   56     8     nfrags
+ *   64     8     offset of frags      nfrags x {u64 fragment id, u64 physical rows}, ids ascending
+ *   72     8     offset of centroids  nlist x dim f32
+ *   80     8     offset of codebooks  m x 256 x (dim/m) f32
+ *   88     8     offset of parts      (nlist + 1) x u64: partition p is entries [parts[p], parts[p+1])
+ *   96     8     offset of addrs      nentries x u64 row address (fragment id << 32 | offset)
+ *   104    8     offset of codes      nentries x m u8
+ *   112    8     offset of terms      nentries x f32 (l2 only; 0 = absent)
+ *   120    8     checksum: tv_hash64_seed chained over bytes [0, 120), frags,
+ *                centroids, codebooks and parts (the bulk - addrs, codes,
+ *                terms - is not read at open; every address is checked
+ *                against the fragment list when used)
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/ivfpq.h"
+#include "index/kmeans.h"
+#include "util/common.h"
+#include "util/parallel.h"
+
+#define HDR 128
+#define ALIGN 64
+#define MAGIC "TVIVFPQ1"
+
+struct tv_ivfpq_builder {
+	tv_metric metric;
+	uint32_t dim, nlist, m, dsub;
+	uint64_t trained_rows;
+	float *centroids, *codebooks;
+	float *cbt; /* m x dsub x 256: codebooks transposed, for encoding */
+	float *cbn; /* m x 256: squared norms of the codewords */
+	uint32_t *part;
+	uint64_t *addr;
+	uint8_t *codes;
+	float *terms;
+	size_t n, cap;
+	uint64_t *frags; /* pairs */
+	size_t nfrags, capfrags;
+};
+
+void tv_ivfpq_defaults(tv_ivfpq_params *p, uint64_t n, uint32_t dim)
+{
+	if (!p->nlist) {
+		uint64_t s = (uint64_t)llround(sqrt((double)n));
+		p->nlist = (uint32_t)TV_MAX(1, TV_MIN(s, TV_MIN((uint64_t)65536, n / 32 ? n / 32 : 1)));
+	}
+	if (!p->m) {
+		static const uint32_t ds[] = {8, 4, 2, 1};
+		for (size_t i = 0; i < TV_ARRAY_LEN(ds); i++)
+			if (dim % ds[i] == 0) {
+				p->m = dim / ds[i];
+				break;
+			}
+	}
+	if (!p->iters)
+		p->iters = 12;
+	if (!p->sample)
+		p->sample = (uint32_t)TV_MAX(16384, TV_MIN((uint64_t)1 << 30, 64 * (uint64_t)p->nlist));
+}
+
+static void normalize(float *x, uint32_t d)
+{
+	float nr = tv_vec_norm(x, d);
+	if (nr > 0)
+		for (uint32_t i = 0; i < d; i++)
+			x[i] /= nr;
+}
+
+void tv_ivfpq_builder_free(tv_ivfpq_builder *b)
+{
+	if (!b)
+		return;
+	free(b->centroids);
+	free(b->codebooks);
+	free(b->cbt);
+	free(b->cbn);
+	free(b->part);
+	free(b->addr);
+	free(b->codes);
+	free(b->terms);
+	free(b->frags);
+	free(b);
+}
+
+/* The encoding tables derived from the codebooks. */
+static int derive(tv_ivfpq_builder *b)
+{
+	size_t ds = b->dsub;
+	if (!(b->cbt = tv_mallocarray((size_t)b->m * 256 * ds, sizeof *b->cbt)) ||
+	    !(b->cbn = tv_mallocarray((size_t)b->m * 256, sizeof *b->cbn)))
+		return TV_ENOMEM;
+	for (size_t s = 0; s < b->m; s++)
+		for (size_t j = 0; j < 256; j++) {
+			const float *w = b->codebooks + (s * 256 + j) * ds;
+			float nn = 0;
+			for (size_t t = 0; t < ds; t++) {
+				b->cbt[(s * ds + t) * 256 + j] = w[t];
+				nn += w[t] * w[t];
+			}
+			b->cbn[s * 256 + j] = nn;
+		}
+	return 0;
+}
+
+static tv_ivfpq_builder *builder_new(tv_metric metric, uint32_t dim, uint32_t nlist, uint32_t m)
+{
+	tv_ivfpq_builder *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->metric = metric;
+	b->dim = dim;
+	b->nlist = nlist;
+	b->m = m;
+	b->dsub = dim / m;
+	b->centroids = tv_mallocarray((size_t)nlist * dim, sizeof *b->centroids);
+	b->codebooks = tv_mallocarray((size_t)m * 256 * b->dsub, sizeof *b->codebooks);
+	if (!b->centroids || !b->codebooks) {
+		tv_ivfpq_builder_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Trains the product quantizer on residuals r (n x dim), one sub-vector
+ * at a time (each k-means assignment uses both cores). */
+static int train_pq(tv_ivfpq_builder *b, const float *r, size_t n, unsigned iters, uint64_t seed)
+{
+	size_t ds = b->dsub;
+	float *sub = tv_mallocarray(n * ds, sizeof *sub);
+	int rc = 0;
+	if (!sub)
+		return TV_ENOMEM;
+	for (size_t s = 0; s < b->m && !rc; s++) {
+		for (size_t i = 0; i < n; i++)
+			memcpy(sub + i * ds, r + i * b->dim + s * ds, ds * sizeof *sub);
+		rc = tv_kmeans(sub, n, ds, 256, iters, seed + s + 1, b->codebooks + s * 256 * ds);
+	}
+	free(sub);
+	return rc;
+}
+
+int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
+                   tv_metric metric, const tv_ivfpq_params *params, uint64_t trained_rows,
+                   tv_err *err)
+{
+	tv_ivfpq_params p = *params;
+	tv_ivfpq_builder *b = NULL;
+	float *xs = NULL;
+	uint32_t *as = NULL;
+	size_t npq;
+	int rc = TV_ENOMEM;
+	*out = NULL;
+	tv_ivfpq_defaults(&p, n, dim);
+	if (n == 0 || dim == 0 || p.m == 0 || dim % p.m)
+		return tv_err_set(err, TV_EINVAL,
+		                  "index: %u sub-vectors do not divide dimension %u (or no rows)", p.m,
+		                  dim);
+	if (p.nlist > n)
+		p.nlist = (uint32_t)n;
+	if (!(b = builder_new(metric, dim, p.nlist, p.m)) ||
+	    !(xs = tv_mallocarray(n, (size_t)dim * sizeof *xs)) ||
+	    !(as = tv_mallocarray(n, sizeof *as)))
+		goto fail;
+	b->trained_rows = trained_rows;
+	memcpy(xs, x, n * dim * sizeof *xs);
+	if (metric == TV_METRIC_COSINE)
+		for (size_t i = 0; i < n; i++)
+			normalize(xs + i * dim, dim);
+	if ((rc = tv_kmeans(xs, n, dim, p.nlist, p.iters, p.seed, b->centroids)) ||
+	    (rc = tv_kmeans_assign(xs, n, dim, b->centroids, p.nlist, as, NULL)))
+		goto fail;
+	/* residuals in place; the product quantizer learns from at most 32k */
+	for (size_t i = 0; i < n; i++)
+		for (size_t t = 0; t < dim; t++)
+			xs[i * dim + t] -= b->centroids[(size_t)as[i] * dim + t];
+	npq = TV_MIN(n, (size_t)32768);
+	if (npq < n) /* a strided subset: the caller's sample is already random */
+		for (size_t i = 0; i < npq; i++)
+			memmove(xs + i * dim, xs + (i * n / npq) * dim, dim * sizeof *xs);
+	if ((rc = train_pq(b, xs, npq, p.iters, p.seed)) || (rc = derive(b)))
+		goto fail;
+	free(xs);
+	free(as);
+	*out = b;
+	return 0;
+fail:
+	free(xs);
+	free(as);
+	tv_ivfpq_builder_free(b);
+	return TV_ENOMEM_SET(err, "index training");
+}
+
+int tv_ivfpq_builder_from(tv_ivfpq_builder **out, const tv_ivfpq *ix, tv_err *err)
+{
+	tv_ivfpq_builder *b = builder_new(ix->metric, ix->dim, ix->nlist, ix->m);
+	*out = NULL;
+	if (!b)
+		return TV_ENOMEM_SET(err, "index");
+	b->trained_rows = ix->trained_rows;
+	memcpy(b->centroids, ix->centroids, (size_t)ix->nlist * ix->dim * sizeof(float));
+	memcpy(b->codebooks, ix->codebooks, (size_t)ix->m * 256 * ix->dsub * sizeof(float));
+	if (derive(b)) {
+		tv_ivfpq_builder_free(b);
+		return TV_ENOMEM_SET(err, "index");
+	}
+	*out = b;
+	return 0;
+}
+
+uint64_t tv_ivfpq_builder_entries(const tv_ivfpq_builder *b) { return b->n; }
+
+static int reserve(tv_ivfpq_builder *b, size_t more)
+{
+	size_t need = b->n + more, cap = b->cap;
+	void *p;
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap = cap ? cap * 2 : 4096;
+	if (!(p = tv_reallocarray(b->part, cap, sizeof *b->part)))
+		return TV_ENOMEM;
+	b->part = p;
+	if (!(p = tv_reallocarray(b->addr, cap, sizeof *b->addr)))
+		return TV_ENOMEM;
+	b->addr = p;
+	if (!(p = tv_reallocarray(b->codes, cap, b->m)))
+		return TV_ENOMEM;
+	b->codes = p;
+	if (b->metric == TV_METRIC_L2) {
+		if (!(p = tv_reallocarray(b->terms, cap, sizeof *b->terms)))
+			return TV_ENOMEM;
+		b->terms = p;
+	}
+	b->cap = cap;
+	return 0;
+}
+
+typedef struct encode_job {
+	tv_ivfpq_builder *b;
+	const float *x; /* block, normalized when cosine */
+	size_t at;      /* first entry of the block */
+	bool nomem;
+} encode_job;
+
+/* Residual codes (and the l2 term) of the block's vectors [lo, hi). */
+static void encode_range(void *ctx, size_t lo, size_t hi)
+{
+	encode_job *j = ctx;
+	tv_ivfpq_builder *b = j->b;
+	size_t ds = b->dsub;
+	float *r = malloc(b->dim * sizeof *r);
+	if (!r) {
+		j->nomem = true;
+		return;
+	}
+	for (size_t i = lo; i < hi; i++) {
+		size_t e = j->at + i;
+		const float *c = b->centroids + (size_t)b->part[e] * b->dim, *xi = j->x + i * b->dim;
+		uint8_t *code = b->codes + e * b->m;
+		float term = 0;
+		for (size_t t = 0; t < b->dim; t++)
+			r[t] = xi[t] - c[t];
+		for (size_t s = 0; s < b->m; s++) {
+			code[s] = tv_kmeans_nearest256(r + s * ds, b->cbt + s * ds * 256, b->cbn + s * 256,
+			                               (uint32_t)ds);
+			if (b->terms) {
+				const float *w = b->codebooks + (s * 256 + code[s]) * ds;
+				for (size_t t = 0; t < ds; t++)
+					term += 2.0f * c[s * ds + t] * w[t] + w[t] * w[t];
+			}
+		}
+		if (b->terms)
+			b->terms[e] = term;
+	}
+	free(r);
+}
+
+int tv_ivfpq_builder_add(tv_ivfpq_builder *b, const float *x, size_t n, const uint64_t *addrs,
+                         tv_err *err)
+{
+	const size_t blk = 8192;
+	float *buf = NULL;
+	int rc = 0;
+	if (reserve(b, n) ||
+	    (b->metric == TV_METRIC_COSINE && !(buf = tv_mallocarray(TV_MIN(n, blk), b->dim * sizeof *buf))))
+		return TV_ENOMEM_SET(err, "index entries");
+	for (size_t i0 = 0; i0 < n && !rc; i0 += blk) {
+		size_t nb = TV_MIN(blk, n - i0);
+		const float *xb = x + i0 * b->dim;
+		encode_job j = {b, xb, b->n, false};
+		if (buf) {
+			memcpy(buf, xb, nb * b->dim * sizeof *buf);
+			for (size_t i = 0; i < nb; i++)
+				normalize(buf + i * b->dim, b->dim);
+			j.x = buf;
+		}
+		if (tv_kmeans_assign(j.x, nb, b->dim, b->centroids, b->nlist, b->part + b->n, NULL)) {
+			rc = TV_ENOMEM_SET(err, "index assignment");
+			break;
+		}
+		tv_parallel_for(nb, 512, encode_range, &j);
+		if (j.nomem) {
+			rc = TV_ENOMEM_SET(err, "index encoding");
+			break;
+		}
+		memcpy(b->addr + b->n, addrs + i0, nb * sizeof *addrs);
+		b->n += nb;
+	}
+	free(buf);
+	return rc;
+}
+
+int tv_ivfpq_builder_copy(tv_ivfpq_builder *b, const tv_ivfpq *ix,
+                          bool (*keep)(void *ctx, uint64_t frag_id), void *ctx, tv_err *err)
+{
+	uint64_t cached = UINT64_MAX;
+	bool cached_keep = false;
+	if (reserve(b, ix->nentries))
+		return TV_ENOMEM_SET(err, "index entries");
+	for (uint32_t p = 0; p < ix->nlist; p++)
+		for (uint64_t e = ix->parts[p]; e < ix->parts[p + 1]; e++) {
+			uint64_t fid = ix->addrs[e] >> 32;
+			if (fid != cached) {
+				cached = fid;
+				cached_keep = keep(ctx, fid);
+			}
+			if (!cached_keep)
+				continue;
+			b->part[b->n] = p;
+			b->addr[b->n] = ix->addrs[e];
+			memcpy(b->codes + b->n * b->m, ix->codes + e * ix->m, b->m);
+			if (b->terms)
+				b->terms[b->n] = ix->terms[e];
+			b->n++;
+		}
+	return 0;
+}
+
+int tv_ivfpq_builder_cover(tv_ivfpq_builder *b, uint64_t frag_id, uint64_t rows, tv_err *err)
+{
+	if (b->nfrags == b->capfrags) {
+		size_t cap = b->capfrags ? b->capfrags * 2 : 64;
+		uint64_t *v = tv_reallocarray(b->frags, cap, 2 * sizeof *v);
+		if (!v)
+			return TV_ENOMEM_SET(err, "index fragments");
+		b->frags = v;
+		b->capfrags = cap;
+	}
+	if (b->nfrags && b->frags[2 * (b->nfrags - 1)] >= frag_id)
+		return tv_err_set(err, TV_EINVAL, "index: fragments must be covered in ascending order");
+	b->frags[2 * b->nfrags] = frag_id;
+	b->frags[2 * b->nfrags + 1] = rows;
+	b->nfrags++;
+	return 0;
+}
+
+/* ---- the file ------------------------------------------------------- */
+
+static uint64_t align_up(uint64_t v) { return (v + ALIGN - 1) / ALIGN * ALIGN; }
+
+typedef struct layout {
+	uint64_t off[7], size[7], total;
+} layout;
+enum { S_FRAGS, S_CENT, S_CB, S_PARTS, S_ADDRS, S_CODES, S_TERMS };
+
+/* Section sizes and offsets; false on overflow. */
+static bool plan(layout *L, uint64_t nfrags, uint32_t nlist, uint32_t dim, uint32_t m,
+                 uint64_t n, bool terms)
+{
+	uint64_t at = HDR;
+	uint64_t sz[7];
+	if (__builtin_mul_overflow(nfrags, 16, &sz[S_FRAGS]) ||
+	    __builtin_mul_overflow((uint64_t)nlist * dim, 4, &sz[S_CENT]) ||
+	    __builtin_mul_overflow((uint64_t)256 * dim, 4, &sz[S_CB]) ||
+	    __builtin_mul_overflow((uint64_t)nlist + 1, 8, &sz[S_PARTS]) ||
+	    __builtin_mul_overflow(n, 8, &sz[S_ADDRS]) || __builtin_mul_overflow(n, m, &sz[S_CODES]) ||
+	    __builtin_mul_overflow(n, terms ? 4 : 0, &sz[S_TERMS]))
+		return false;
+	for (int i = 0; i < 7; i++) {
+		if (i == S_TERMS && !terms) {
+			L->off[i] = L->size[i] = 0;
+			continue;
+		}
+		at = align_up(at);
+		L->off[i] = at;
+		L->size[i] = sz[i];
+		if (__builtin_add_overflow(at, sz[i], &at) || at > (UINT64_MAX >> 2))
+			return false;
+	}
+	L->total = at;
+	return true;
+}
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+static uint64_t get64(const uint8_t *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static uint64_t checksum(const uint8_t *hdr, const void *frags, uint64_t nf, const void *cent,
+                         uint64_t nc, const void *cb, uint64_t ncb, const void *parts,
+                         uint64_t np)
+{
+	uint64_t h = tv_hash64_seed(hdr, 120, 0x1f2e3d4c5b6a7988ull);
+	h = tv_hash64_seed(frags, nf, h);
+	h = tv_hash64_seed(cent, nc, h);
+	h = tv_hash64_seed(cb, ncb, h);
+	return tv_hash64_seed(parts, np, h);
+}
+
+static int write_section(tv_wfile *w, uint64_t *at, uint64_t off, const void *data, size_t n,
+                         tv_err *err)
+{
+	static const uint8_t zero[ALIGN];
+	int rc;
+	if (off > *at && (rc = tv_wfile_write(w, zero, (size_t)(off - *at), err)))
+		return rc;
+	*at = off + n;
+	return n ? tv_wfile_write(w, data, n, err) : 0;
+}
+
+int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
+                           uint64_t table_version, tv_err *err)
+{
+	uint8_t hdr[HDR] = {0};
+	layout L;
+	uint64_t *parts = calloc((size_t)b->nlist + 1, sizeof *parts), *addrs = NULL, at = HDR;
+	uint8_t *codes = NULL;
+	float *terms = NULL;
+	tv_wfile *w = NULL;
+	int rc = TV_ENOMEM;
+	if (!plan(&L, b->nfrags, b->nlist, b->dim, b->m, b->n, b->terms != NULL)) {
+		free(parts);
+		return tv_err_set(err, TV_ENOMEM, "%s: index too large", path);
+	}
+	if (!parts || (b->n && (!(addrs = tv_mallocarray(b->n, sizeof *addrs)) ||
+	                        !(codes = tv_mallocarray(b->n, b->m)) ||
+	                        (b->terms && !(terms = tv_mallocarray(b->n, sizeof *terms))))))
+		goto nomem;
+	/* counting sort of the entries by partition */
+	for (size_t i = 0; i < b->n; i++)
+		parts[b->part[i] + 1]++;
+	for (uint32_t p = 0; p < b->nlist; p++)
+		parts[p + 1] += parts[p];
+	{
+		uint64_t *next = tv_mallocarray((size_t)b->nlist + 1, sizeof *next);
+		if (!next)
+			goto nomem;
+		memcpy(next, parts, ((size_t)b->nlist + 1) * sizeof *next);
+		for (size_t i = 0; i < b->n; i++) {
+			uint64_t e = next[b->part[i]]++;
+			addrs[e] = b->addr[i];
+			memcpy(codes + e * b->m, b->codes + i * b->m, b->m);
+			if (terms)
+				terms[e] = b->terms[i];
+		}
+		free(next);
+	}
+	memcpy(hdr, MAGIC, 8);
+	put32(hdr + 8, HDR);
+	put32(hdr + 12, (uint32_t)b->metric);
+	put32(hdr + 16, b->dim);
+	put32(hdr + 20, b->nlist);
+	put32(hdr + 24, b->m);
+	put32(hdr + 28, 8);
+	put64(hdr + 32, table_version);
+	put64(hdr + 40, b->trained_rows);
+	put64(hdr + 48, b->n);
+	put64(hdr + 56, b->nfrags);
+	for (int i = 0; i < 7; i++)
+		put64(hdr + 64 + 8 * i, L.off[i]);
+	put64(hdr + 120, checksum(hdr, b->frags, L.size[S_FRAGS], b->centroids, L.size[S_CENT],
+	                          b->codebooks, L.size[S_CB], parts, L.size[S_PARTS]));
+	if ((rc = tv_io_open_write(io, path, &w, err)))
+		goto done;
+	if ((rc = tv_wfile_write(w, hdr, HDR, err)) ||
+	    (rc = write_section(w, &at, L.off[S_FRAGS], b->frags, L.size[S_FRAGS], err)) ||
+	    (rc = write_section(w, &at, L.off[S_CENT], b->centroids, L.size[S_CENT], err)) ||
+	    (rc = write_section(w, &at, L.off[S_CB], b->codebooks, L.size[S_CB], err)) ||
+	    (rc = write_section(w, &at, L.off[S_PARTS], parts, L.size[S_PARTS], err)) ||
+	    (rc = write_section(w, &at, L.off[S_ADDRS], addrs, L.size[S_ADDRS], err)) ||
+	    (rc = write_section(w, &at, L.off[S_CODES], codes, L.size[S_CODES], err)) ||
+	    (terms && (rc = write_section(w, &at, L.off[S_TERMS], terms, L.size[S_TERMS], err)))) {
+		tv_wfile_abort(w);
+		goto done;
+	}
+	rc = tv_wfile_commit(w, TV_IO_PUT_IF_ABSENT, err);
+	goto done;
+nomem:
+	rc = TV_ENOMEM_SET(err, "index file");
+done:
+	free(parts);
+	free(addrs);
+	free(codes);
+	free(terms);
+	return rc;
+}
+
+void tv_ivfpq_close(tv_ivfpq *ix)
+{
+	if (!ix)
+		return;
+	tv_rfile_close(ix->rf);
+	free(ix->buf);
+	free(ix->path);
+	free(ix);
+}
+
+static int corrupt(tv_ivfpq *ix, tv_err *err, const char *what)
+{
+	int rc = tv_err_set(err, TV_ECORRUPT,
+	                    "%s: corrupt vector index (%s); `teavec optimize` rebuilds it", ix->path,
+	                    what);
+	tv_ivfpq_close(ix);
+	return rc;
+}
+
+/* Checks the header fields and the small sections (see the file comment). */
+static int validate(tv_ivfpq *ix, const uint8_t *base, uint64_t size, tv_err *err)
+{
+	const uint8_t *h = base;
+	layout L;
+	uint32_t bits;
+	if (memcmp(h, MAGIC, 8) || get32(h + 8) != HDR)
+		return corrupt(ix, err, "not a teavec IVF_PQ index file");
+	ix->metric = (tv_metric)get32(h + 12);
+	ix->dim = get32(h + 16);
+	ix->nlist = get32(h + 20);
+	ix->m = get32(h + 24);
+	bits = get32(h + 28);
+	ix->table_version = get64(h + 32);
+	ix->trained_rows = get64(h + 40);
+	ix->nentries = get64(h + 48);
+	ix->nfrags = get64(h + 56);
+	if (get32(h + 12) > 2 || bits != 8 || !ix->dim || ix->dim > 65536 || !ix->nlist ||
+	    ix->nlist > 1u << 20 || !ix->m || ix->dim % ix->m || ix->nentries > size ||
+	    ix->nfrags > size)
+		return corrupt(ix, err, "bad header");
+	ix->dsub = ix->dim / ix->m;
+	if (!plan(&L, ix->nfrags, ix->nlist, ix->dim, ix->m, ix->nentries,
+	          ix->metric == TV_METRIC_L2) ||
+	    L.total > size)
+		return corrupt(ix, err, "truncated");
+	for (int i = 0; i < 7; i++)
+		if (get64(h + 64 + 8 * i) != L.off[i])
+			return corrupt(ix, err, "bad section offsets");
+	ix->frags = (const uint64_t *)(base + L.off[S_FRAGS]);
+	ix->centroids = (const float *)(base + L.off[S_CENT]);
+	ix->codebooks = (const float *)(base + L.off[S_CB]);
+	ix->parts = (const uint64_t *)(base + L.off[S_PARTS]);
+	ix->addrs = (const uint64_t *)(base + L.off[S_ADDRS]);
+	ix->codes = base + L.off[S_CODES];
+	ix->terms = L.off[S_TERMS] ? (const float *)(base + L.off[S_TERMS]) : NULL;
+	if (get64(h + 120) != checksum(h, ix->frags, L.size[S_FRAGS], ix->centroids,
+	                               L.size[S_CENT], ix->codebooks, L.size[S_CB], ix->parts,
+	                               L.size[S_PARTS]))
+		return corrupt(ix, err, "checksum mismatch");
+	if (ix->parts[0] != 0 || ix->parts[ix->nlist] != ix->nentries)
+		return corrupt(ix, err, "bad partition table");
+	for (uint32_t p = 0; p < ix->nlist; p++)
+		if (ix->parts[p] > ix->parts[p + 1])
+			return corrupt(ix, err, "bad partition table");
+	for (uint64_t i = 1; i < ix->nfrags; i++)
+		if (ix->frags[2 * i] <= ix->frags[2 * (i - 1)])
+			return corrupt(ix, err, "fragments out of order");
+	return 0;
+}
+
+int tv_ivfpq_open(tv_ivfpq **out, tv_io *io, const char *path, tv_err *err)
+{
+	tv_ivfpq *ix = calloc(1, sizeof *ix);
+	const uint8_t *base;
+	int rc;
+	*out = NULL;
+	if (!ix || !(ix->path = tv_sprintf("%s/%s", io->root, path))) {
+		free(ix);
+		return TV_ENOMEM_SET(err, "index");
+	}
+	if ((rc = tv_io_open_read(io, path, &ix->rf, err))) {
+		tv_ivfpq_close(ix);
+		return rc;
+	}
+	if (ix->rf->size < HDR)
+		return corrupt(ix, err, "truncated");
+	if (ix->rf->map && ((uintptr_t)ix->rf->map % 8) == 0) {
+		base = ix->rf->map;
+	} else { /* object storage: the whole file (it is compact: m bytes a row) */
+		if (ix->rf->size > SIZE_MAX || !(ix->buf = malloc(ix->rf->size))) {
+			tv_ivfpq_close(ix);
+			return TV_ENOMEM_SET(err, "index");
+		}
+		if ((rc = tv_rfile_read(ix->rf, 0, ix->rf->size, ix->buf, err))) {
+			tv_ivfpq_close(ix);
+			return rc;
+		}
+		base = ix->buf;
+	}
+	if ((rc = validate(ix, base, ix->rf->size, err)))
+		return rc;
+	*out = ix;
+	return 0;
+}
+
+long tv_ivfpq_find_frag(const tv_ivfpq *ix, uint64_t frag_id)
+{
+	size_t lo = 0, hi = ix->nfrags;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (ix->frags[2 * mid] < frag_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ix->nfrags && ix->frags[2 * lo] == frag_id ? (long)lo : -1;
+}
+
+/* ---- search ------------------------------------------------------------ */
+
+/* sum_s T[s][code[s]], four independent chains for the out-of-order core */
+static inline float adc(const float *T, const uint8_t *c, uint32_t m)
+{
+	float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+	uint32_t s = 0;
+	for (; s + 4 <= m; s += 4) {
+		a0 += T[(size_t)s * 256 + c[s]];
+		a1 += T[(size_t)(s + 1) * 256 + c[s + 1]];
+		a2 += T[(size_t)(s + 2) * 256 + c[s + 2]];
+		a3 += T[(size_t)(s + 3) * 256 + c[s + 3]];
+	}
+	for (; s < m; s++)
+		a0 += T[(size_t)s * 256 + c[s]];
+	return (a0 + a1) + (a2 + a3);
+}
+
+int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, tv_topk *cand,
+                    bool (*accept)(void *ctx, uint64_t addr), void *ctx, tv_err *err)
+{
+	const tv_kernels *kk = tv_vec_kernels();
+	size_t dim = ix->dim, ds = ix->dsub;
+	float *qn = tv_mallocarray(dim + ix->nlist + (size_t)ix->m * 256, sizeof *qn);
+	float *cd, *T;
+	tv_topk probe;
+	if (!qn)
+		return TV_ENOMEM_SET(err, "search");
+	cd = qn + dim;
+	T = cd + ix->nlist;
+	memcpy(qn, q, dim * sizeof *qn);
+	if (ix->metric == TV_METRIC_COSINE)
+		normalize(qn, (uint32_t)dim);
+	if (ix->metric == TV_METRIC_L2) {
+		kk->l2sq_batch(qn, ix->centroids, ix->nlist, dim, cd);
+	} else {
+		kk->dot_batch(qn, ix->centroids, ix->nlist, dim, cd);
+		for (uint32_t p = 0; p < ix->nlist; p++)
+			cd[p] = -cd[p];
+	}
+	for (uint32_t s = 0; s < ix->m; s++)
+		kk->dot_batch(qn + s * ds, ix->codebooks + (size_t)s * 256 * ds, 256, ds, T + s * 256);
+	nprobes = TV_MAX(1, TV_MIN(nprobes, ix->nlist));
+	if (tv_topk_init(&probe, nprobes)) {
+		free(qn);
+		return TV_ENOMEM_SET(err, "search");
+	}
+	tv_topk_push_array(&probe, cd, ix->nlist, 0);
+	tv_topk_sort(&probe);
+	for (size_t pi = 0; pi < probe.n; pi++) {
+		uint32_t p = (uint32_t)probe.id[pi];
+		float base, scale = ix->metric == TV_METRIC_L2 ? -2.0f : -1.0f;
+		base = ix->metric == TV_METRIC_COSINE ? 1.0f + cd[p] : cd[p];
+		for (uint64_t e = ix->parts[p]; e < ix->parts[p + 1]; e++) {
+			float d = base + scale * adc(T, ix->codes + e * ix->m, ix->m);
+			if (ix->terms)
+				d += ix->terms[e];
+			if (d < tv_topk_worst(cand) && accept(ctx, ix->addrs[e]))
+				tv_topk_push(cand, d, ix->addrs[e]);
+		}
+	}
+	tv_topk_free(&probe);
+	free(qn);
+	return 0;
+}

@@ -1,0 +1,263 @@
+/* k-means: seeded sample start, Lloyd rounds, empty-cluster splitting. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "index/kmeans.h"
+#include "util/common.h"
+#include "util/parallel.h"
+#include "vec/vec.h"
+
+#if TV_HAVE_BLAS
+#include <cblas.h>
+#endif
+
+#if defined(__x86_64__) && !defined(__clang_analyzer__)
+#define TV_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define TV_CLONES
+#endif
+
+/* splitmix64: the seeded generator of samples and perturbations */
+static uint64_t next_rand(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+TV_CLONES
+uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
+{
+	float acc[256], best;
+	uint8_t bi = 0;
+	memcpy(acc, cbnorm, sizeof acc);
+	for (uint32_t t = 0; t < dsub; t++) {
+		const float xv = -2.0f * x[t], *row = cbt + (size_t)t * 256;
+		for (int j = 0; j < 256; j++)
+			acc[j] += xv * row[j];
+	}
+	best = acc[0];
+	for (int j = 1; j < 256; j++)
+		if (acc[j] < best) {
+			best = acc[j];
+			bi = (uint8_t)j;
+		}
+	return bi;
+}
+
+/* ---- assignment ------------------------------------------------------ */
+
+typedef struct assign_job {
+	const float *x, *c, *cn;
+	size_t d, k;
+	uint32_t *assign;
+	float *dist;
+	float *cbt; /* small path: transposed centroids (d x 256), k <= 256 */
+} assign_job;
+
+/* Small path (k <= 256, d <= 32): the PQ trainer's case. */
+static void assign_small(void *ctx, size_t b, size_t e)
+{
+	assign_job *j = ctx;
+	for (size_t i = b; i < e; i++) {
+		const float *xi = j->x + i * j->d;
+		uint8_t a = tv_kmeans_nearest256(xi, j->cbt, j->cn, (uint32_t)j->d);
+		j->assign[i] = a;
+		if (j->dist)
+			j->dist[i] = tv_kernels_scalar.l2sq(xi, j->c + (size_t)a * j->d, j->d);
+	}
+}
+
+/* argmin_j |c_j|^2 - 2 <x, c_j> from a row of dot products */
+static uint32_t argmin_row(const float *g, const float *cn, size_t k, float *best_out)
+{
+	uint32_t bi = 0;
+	float best = cn[0] - 2.0f * g[0];
+	for (size_t j = 1; j < k; j++) {
+		float v = cn[j] - 2.0f * g[j];
+		if (v < best) {
+			best = v;
+			bi = (uint32_t)j;
+		}
+	}
+	*best_out = best;
+	return bi;
+}
+
+#if !TV_HAVE_BLAS
+static void assign_kernels(void *ctx, size_t b, size_t e)
+{
+	assign_job *j = ctx;
+	const tv_kernels *kk = tv_vec_kernels();
+	float *g = malloc(j->k * sizeof *g), best, one;
+	for (size_t i = b; i < e; i++) {
+		const float *xi = j->x + i * j->d;
+		if (g) {
+			kk->dot_batch(xi, j->c, j->k, j->d, g);
+			j->assign[i] = argmin_row(g, j->cn, j->k, &best);
+		} else { /* no memory for a row: one centroid at a time */
+			j->assign[i] = 0;
+			best = INFINITY;
+			for (size_t t = 0; t < j->k; t++) {
+				one = j->cn[t] - 2.0f * kk->dot(xi, j->c + t * j->d, j->d);
+				if (one < best) {
+					best = one;
+					j->assign[i] = (uint32_t)t;
+				}
+			}
+		}
+		if (j->dist)
+			j->dist[i] = fmaxf(0.0f, best + kk->dot(xi, xi, j->d));
+	}
+	free(g);
+}
+#endif
+
+int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
+                     uint32_t *assign, float *dist)
+{
+	assign_job j = {x, c, NULL, d, k, assign, dist, NULL};
+	float *cn = tv_mallocarray(k, sizeof *cn);
+	int rc = 0;
+	if (!cn)
+		return TV_ENOMEM;
+	for (size_t i = 0; i < k; i++)
+		cn[i] = tv_kernels_scalar.dot(c + i * d, c + i * d, d);
+	j.cn = cn;
+	if (k <= 256 && d <= 32) {
+		float pad[256];
+		if (!(j.cbt = tv_mallocarray(d * 256, sizeof *j.cbt))) {
+			free(cn);
+			return TV_ENOMEM;
+		}
+		for (size_t t = 0; t < d; t++)
+			for (size_t i = 0; i < 256; i++)
+				j.cbt[t * 256 + i] = i < k ? c[i * d + t] : 0.0f;
+		/* centroids past k never win */
+		for (size_t i = 0; i < 256; i++)
+			pad[i] = i < k ? cn[i] : INFINITY;
+		j.cn = pad;
+		tv_parallel_for(n, 1024, assign_small, &j);
+		free(j.cbt);
+		free(cn);
+		return 0;
+	}
+#if TV_HAVE_BLAS
+	{
+		/* blocks of points against all centroids: one sgemm each (OpenBLAS
+		 * uses every core), then the argmin of each row */
+		size_t nb = TV_MAX(1, TV_MIN(n, (size_t)(4u << 20) / k));
+		float *g = tv_mallocarray(nb * k, sizeof *g);
+		if (!g) {
+			free(cn);
+			return TV_ENOMEM;
+		}
+		for (size_t b = 0; b < n; b += nb) {
+			size_t m = TV_MIN(nb, n - b);
+			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d, 1.0f,
+			            x + b * d, (int)d, c, (int)d, 0.0f, g, (int)k);
+			for (size_t i = 0; i < m; i++) {
+				float best;
+				assign[b + i] = argmin_row(g + i * k, cn, k, &best);
+				if (dist) {
+					const float *xi = x + (b + i) * d;
+					dist[b + i] = fmaxf(0.0f, best + tv_kernels_scalar.dot(xi, xi, d));
+				}
+			}
+		}
+		free(g);
+	}
+#else
+	tv_parallel_for(n, 256, assign_kernels, &j);
+#endif
+	free(cn);
+	return rc;
+}
+
+/* ---- training --------------------------------------------------------- */
+
+/* Distinct random rows of [0, n): a partial Fisher-Yates shuffle. */
+static int sample_rows(size_t n, size_t k, uint64_t *seed, size_t *out)
+{
+	size_t *perm = tv_mallocarray(n, sizeof *perm);
+	if (!perm)
+		return TV_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		perm[i] = i;
+	for (size_t i = 0; i < k && i < n; i++) {
+		size_t j = i + (size_t)(next_rand(seed) % (n - i)), t = perm[i];
+		perm[i] = perm[j];
+		perm[j] = t;
+	}
+	for (size_t i = 0; i < k; i++)
+		out[i] = perm[i % n];
+	free(perm);
+	return 0;
+}
+
+/* Re-seeds empty clusters by splitting a large one: the empty centroid
+ * becomes a slightly perturbed copy of it, and the pair moves apart in
+ * the next round. */
+static void split_empty(float *c, size_t d, size_t k, size_t *count, size_t n, uint64_t *seed)
+{
+	for (size_t j = 0; j < k; j++) {
+		size_t big;
+		if (count[j])
+			continue;
+		do /* pick a cluster with probability ~ its size */
+			big = (size_t)(next_rand(seed) % k);
+		while ((double)(next_rand(seed) % 1000000) / 1e6 >=
+		       (double)(count[big] > 1 ? count[big] - 1 : 0) / (double)(n - k + 1e-9));
+		for (size_t t = 0; t < d; t++) {
+			float eps = (t % 2 ? 1.0f : -1.0f) / 1024.0f;
+			c[j * d + t] = c[big * d + t] * (1.0f + eps);
+			c[big * d + t] *= 1.0f - eps;
+		}
+		count[j] = count[big] / 2;
+		count[big] -= count[j];
+	}
+}
+
+int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
+              float *c)
+{
+	size_t *pick = tv_mallocarray(k, sizeof *pick), *count = tv_mallocarray(k, sizeof *count);
+	uint32_t *assign = tv_mallocarray(n, sizeof *assign);
+	double *sum = tv_mallocarray(k * d, sizeof *sum);
+	uint64_t s = seed ^ 0x7465617665632021ull;
+	int rc = TV_ENOMEM;
+	if (!pick || !count || !assign || !sum || sample_rows(n, k, &s, pick))
+		goto done;
+	for (size_t j = 0; j < k; j++)
+		memcpy(c + j * d, x + pick[j] * d, d * sizeof *c);
+	rc = 0;
+	if (n <= k) /* every point is its own centroid */
+		goto done;
+	for (unsigned it = 0; it < iters; it++) {
+		if ((rc = tv_kmeans_assign(x, n, d, c, k, assign, NULL)))
+			goto done;
+		memset(sum, 0, k * d * sizeof *sum);
+		memset(count, 0, k * sizeof *count);
+		for (size_t i = 0; i < n; i++) {
+			double *sj = sum + (size_t)assign[i] * d;
+			const float *xi = x + i * d;
+			count[assign[i]]++;
+			for (size_t t = 0; t < d; t++)
+				sj[t] += xi[t];
+		}
+		for (size_t j = 0; j < k; j++)
+			if (count[j])
+				for (size_t t = 0; t < d; t++)
+					c[j * d + t] = (float)(sum[j * d + t] / (double)count[j]);
+		split_empty(c, d, k, count, n, &s);
+	}
+done:
+	free(pick);
+	free(count);
+	free(assign);
+	free(sum);
+	return rc;
+}

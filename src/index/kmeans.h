@@ -1,0 +1,34 @@
+/*
+ * k-means under squared L2, the trainer of both quantizers of the IVF_PQ
+ * index: the coarse one (k = partitions, full dimension; BLAS sgemm when
+ * built with OpenBLAS, else our SIMD kernels) and the product quantizer's
+ * (k = 256 per sub-vector of a few dimensions; a transposed-codebook loop
+ * the compiler vectorizes for AVX-512 / AVX2 / baseline, chosen at run
+ * time).
+ */
+#ifndef TV_INDEX_KMEANS_H
+#define TV_INDEX_KMEANS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Trains k centroids c (k x d) on n points x (n x d, n >= 1): a seeded
+ * random sample of distinct points as the start, then iters Lloyd rounds;
+ * a cluster left empty is re-seeded by splitting the largest one. With
+ * n < k the extra centroids repeat points. Deterministic for a given seed
+ * and thread count. TV_ENOMEM or 0. */
+int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
+              float *c);
+
+/* assign[i] = the centroid nearest to point i (ties: the lowest index);
+ * dist (may be NULL) receives the squared distances. Uses both cores. */
+int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
+                     uint32_t *assign, float *dist);
+
+/* For the product quantizer: the nearest of 256 centroids to x (dsub
+ * floats), given the codebook transposed (dsub x 256) and the centroids'
+ * squared norms. */
+uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm,
+                             uint32_t dsub);
+
+#endif

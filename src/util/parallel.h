@@ -1,0 +1,21 @@
+/*
+ * A parallel for over [0, n): the work is cut into contiguous ranges run on
+ * up to tv_ncpu() threads, the caller's thread taking one of them. Used by
+ * index training and encoding ("use both cores"); everything else in
+ * teavec is single-threaded per call.
+ */
+#ifndef TV_UTIL_PARALLEL_H
+#define TV_UTIL_PARALLEL_H
+
+#include <stddef.h>
+
+/* Threads to use: the online CPUs, or TEAVEC_THREADS (1..64) if set. */
+unsigned tv_ncpu(void);
+
+/* Calls fn(ctx, begin, end) on disjoint ranges covering [0, n), each at
+ * least min_chunk long (except the last), concurrently. Returns when all
+ * are done. If a thread cannot be created its range runs on the caller. */
+void tv_parallel_for(size_t n, size_t min_chunk, void (*fn)(void *ctx, size_t begin, size_t end),
+                     void *ctx);
+
+#endif
