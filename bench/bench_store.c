@@ -3,7 +3,7 @@
  * workload, through the public API only. bench/run.sh runs it and the
  * LanceDB driver (bench/lancedb_driver.mjs) on the same files.
  *
- *   bench_store DATA_DIR DB_DIR [--n ROWS] [--dim D] [--queries Q]
+ *   bench_store DATA_DIR DB_DIR [--n ROWS] [--dim D] [--queries Q] [--gen-only]
  *
  * Writes DATA_DIR/base.fvecs, DATA_DIR/queries.fvecs (standard fvecs:
  * i32 dim then dim float32 per vector) if missing: 1,000 Gaussian centres,
@@ -239,7 +239,8 @@ int main(int argc, char **argv)
 	int c;
 	static const struct option opts[] = {{"n", 1, NULL, 'n'}, {"dim", 1, NULL, 'd'},
 	                                     {"queries", 1, NULL, 'q'}, {"cold", 1, NULL, 'c'},
-	                                     {NULL, 0, NULL, 0}};
+	                                     {"gen-only", 0, NULL, 'g'}, {NULL, 0, NULL, 0}};
+	int gen_only = 0;
 	const char *cold = NULL;
 	while ((c = getopt_long(argc, argv, "n:d:q:c:", opts, NULL)) != -1) {
 		if (c == 'n')
@@ -250,6 +251,8 @@ int main(int argc, char **argv)
 			nq = strtoul(optarg, NULL, 10);
 		else if (c == 'c')
 			cold = optarg;
+		else if (c == 'g')
+			gen_only = 1;
 		else
 			return 2;
 	}
@@ -273,6 +276,8 @@ int main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/base.fvecs", data);
 	if (access(path, R_OK))
 		gen(data, n, nq, d);
+	if (gen_only)
+		return 0;
 	{
 		struct stat st;
 		if (!(basef = fopen(path, "rb")) || fstat(fileno(basef), &st)) {

@@ -179,23 +179,56 @@ int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t 
 
 /* ---- training --------------------------------------------------------- */
 
-/* Distinct random rows of [0, n): a partial Fisher-Yates shuffle. */
-static int sample_rows(size_t n, size_t k, uint64_t *seed, size_t *out)
+/* k-means++ seeding (D^2 sampling) on at most 16k + 1024 of the points
+ * (a seeded subsample): each next centre is a point drawn with probability
+ * proportional to its squared distance to the nearest centre so far. */
+static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t *seed, float *c)
 {
-	size_t *perm = tv_mallocarray(n, sizeof *perm);
-	if (!perm)
-		return TV_ENOMEM;
-	for (size_t i = 0; i < n; i++)
-		perm[i] = i;
-	for (size_t i = 0; i < k && i < n; i++) {
-		size_t j = i + (size_t)(next_rand(seed) % (n - i)), t = perm[i];
-		perm[i] = perm[j];
-		perm[j] = t;
+	size_t ns = TV_MIN(n, 16 * k + 1024);
+	float *mind = tv_mallocarray(ns, sizeof *mind), *tmp = tv_mallocarray(ns, sizeof *tmp);
+	const tv_kernels *kk = tv_vec_kernels();
+	const float *xs = x;
+	float *own = NULL;
+	int rc = TV_ENOMEM;
+	if (!mind || !tmp)
+		goto done;
+	if (ns < n) { /* a strided subsample from a random start */
+		size_t off = (size_t)(next_rand(seed) % n);
+		if (!(own = tv_mallocarray(ns, d * sizeof *own)))
+			goto done;
+		for (size_t i = 0; i < ns; i++)
+			memcpy(own + i * d, x + ((off + i * (n / ns)) % n) * d, d * sizeof *own);
+		xs = own;
 	}
-	for (size_t i = 0; i < k; i++)
-		out[i] = perm[i % n];
-	free(perm);
-	return 0;
+	memcpy(c, xs + (size_t)(next_rand(seed) % ns) * d, d * sizeof *c);
+	kk->l2sq_batch(c, xs, ns, d, mind);
+	for (size_t j = 1; j < k; j++) {
+		double total = 0, r;
+		size_t at = ns - 1;
+		for (size_t i = 0; i < ns; i++)
+			total += mind[i];
+		r = (double)(next_rand(seed) >> 11) / 9007199254740992.0 * total;
+		for (size_t i = 0; i < ns; i++) {
+			if (r < mind[i]) {
+				at = i;
+				break;
+			}
+			r -= mind[i];
+		}
+		if (total <= 0) /* every point is a centre already: repeat them */
+			at = j % ns;
+		memcpy(c + j * d, xs + at * d, d * sizeof *c);
+		kk->l2sq_batch(c + j * d, xs, ns, d, tmp);
+		for (size_t i = 0; i < ns; i++)
+			if (tmp[i] < mind[i])
+				mind[i] = tmp[i];
+	}
+	rc = 0;
+done:
+	free(own);
+	free(mind);
+	free(tmp);
+	return rc;
 }
 
 /* Re-seeds empty clusters by splitting a large one: the empty centroid
@@ -224,17 +257,20 @@ static void split_empty(float *c, size_t d, size_t k, size_t *count, size_t n, u
 int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
               float *c)
 {
-	size_t *pick = tv_mallocarray(k, sizeof *pick), *count = tv_mallocarray(k, sizeof *count);
+	size_t *count = tv_mallocarray(k, sizeof *count);
 	uint32_t *assign = tv_mallocarray(n, sizeof *assign);
 	double *sum = tv_mallocarray(k * d, sizeof *sum);
 	uint64_t s = seed ^ 0x7465617665632021ull;
 	int rc = TV_ENOMEM;
-	if (!pick || !count || !assign || !sum || sample_rows(n, k, &s, pick))
+	if (!count || !assign || !sum)
 		goto done;
-	for (size_t j = 0; j < k; j++)
-		memcpy(c + j * d, x + pick[j] * d, d * sizeof *c);
-	rc = 0;
-	if (n <= k) /* every point is its own centroid */
+	if (n <= k) { /* every point is its own centroid (repeated to fill k) */
+		for (size_t j = 0; j < k; j++)
+			memcpy(c + j * d, x + (j % n) * d, d * sizeof *c);
+		rc = 0;
+		goto done;
+	}
+	if ((rc = seed_plusplus(x, n, d, k, &s, c)))
 		goto done;
 	for (unsigned it = 0; it < iters; it++) {
 		if ((rc = tv_kmeans_assign(x, n, d, c, k, assign, NULL)))
@@ -255,7 +291,6 @@ int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint
 		split_empty(c, d, k, count, n, &s);
 	}
 done:
-	free(pick);
 	free(count);
 	free(assign);
 	free(sum);

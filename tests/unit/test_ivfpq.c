@@ -1,0 +1,327 @@
+/* The IVF_PQ module on its own: k-means, training, encoding, the index
+ * file (reproducible, checked on open), and approximate search. */
+#include "index/ivfpq.h"
+#include "index/kmeans.h"
+#include "teavec.h"
+#include "tv_test.h"
+#include "util/common.h"
+
+#define D 32
+
+static uint64_t rng = 99;
+static double urand(void)
+{
+	rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+	return ((rng >> 11) + 0.5) / 9007199254740992.0;
+}
+static float gauss(void) { return (float)(sqrt(-2 * log(urand())) * cos(6.283185307179586 * urand())); }
+
+/* n points around nc Gaussian centres (spread 1), noise sigma. */
+static float *clustered(size_t n, size_t nc, float sigma)
+{
+	float *c = malloc(nc * D * sizeof *c), *x = malloc(n * D * sizeof *x);
+	for (size_t i = 0; i < nc * D; i++)
+		c[i] = gauss();
+	for (size_t i = 0; i < n; i++) {
+		size_t k = (size_t)(urand() * (double)nc) % nc;
+		for (size_t j = 0; j < D; j++)
+			x[i * D + j] = c[k * D + j] + sigma * gauss();
+	}
+	free(c);
+	return x;
+}
+
+static void test_kmeans_finds_well_separated_clusters(void)
+{
+	/* 4 clusters far apart: every point's centroid is its cluster's mean */
+	size_t n = 400;
+	float *x = malloc(n * 2 * sizeof *x), c[8];
+	uint32_t a[400];
+	for (size_t i = 0; i < n; i++) {
+		x[2 * i] = (float)(i % 4 / 2) * 100 + gauss();
+		x[2 * i + 1] = (float)(i % 2) * 100 + gauss();
+	}
+	REQUIRE(tv_kmeans(x, n, 2, 4, 20, 1, c) == 0);
+	REQUIRE(tv_kmeans_assign(x, n, 2, c, 4, a, NULL) == 0);
+	for (size_t i = 4; i < n; i++)
+		CHECK_MSG(a[i] == a[i % 4], "point %zu in cluster %u, its group's first in %u", i, a[i],
+		          a[i % 4]);
+	for (int j = 0; j < 4; j++) {
+		float cx = c[2 * a[j]], cy = c[2 * a[j] + 1];
+		CHECK_NEAR(cx, (float)(j / 2) * 100, 1.0);
+		CHECK_NEAR(cy, (float)(j % 2) * 100, 1.0);
+	}
+	free(x);
+}
+
+static void test_kmeans_with_fewer_points_than_clusters_keeps_every_point(void)
+{
+	float x[3 * 2] = {1, 2, 3, 4, 5, 6}, c[8 * 2];
+	uint32_t a[3];
+	REQUIRE(tv_kmeans(x, 3, 2, 8, 10, 7, c) == 0);
+	REQUIRE(tv_kmeans_assign(x, 3, 2, c, 8, a, NULL) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_NEAR(c[2 * a[i]], x[2 * i], 0);
+		CHECK_NEAR(c[2 * a[i] + 1], x[2 * i + 1], 0);
+	}
+}
+
+static void test_nearest256_matches_brute_force(void)
+{
+	float cb[256 * 4], cbt[4 * 256], cbn[256], x[4];
+	for (int j = 0; j < 256; j++) {
+		cbn[j] = 0;
+		for (int t = 0; t < 4; t++) {
+			cb[j * 4 + t] = cbt[t * 256 + j] = gauss();
+			cbn[j] += cb[j * 4 + t] * cb[j * 4 + t];
+		}
+	}
+	for (int r = 0; r < 200; r++) {
+		int best = 0;
+		for (int t = 0; t < 4; t++)
+			x[t] = gauss();
+		for (int j = 1; j < 256; j++)
+			if (tv_kernels_scalar.l2sq(x, cb + j * 4, 4) < tv_kernels_scalar.l2sq(x, cb + best * 4, 4))
+				best = j;
+		CHECK_EQ_INT(tv_kmeans_nearest256(x, cbt, cbn, 4), best);
+	}
+}
+
+static tv_io *io_at(const char *dir)
+{
+	tv_io *io = NULL;
+	tv_err err;
+	if (tv_io_open(&io, dir, &err))
+		fprintf(stderr, "io: %s\n", err.msg);
+	return io;
+}
+
+/* Builds an index of x (n rows of fragment 0) and writes it to name. */
+static int build(tv_io *io, const char *name, const float *x, size_t n, tv_metric metric,
+                 uint32_t nlist, uint64_t seed)
+{
+	tv_ivfpq_params p = {nlist, 0, 0, 0, seed};
+	tv_ivfpq_builder *b = NULL;
+	uint64_t *addrs = malloc(n * sizeof *addrs);
+	tv_err err;
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = i;
+	if (!(rc = tv_ivfpq_train(&b, x, n, D, metric, &p, n, &err)) &&
+	    !(rc = tv_ivfpq_builder_add(b, x, n, addrs, &err)) &&
+	    !(rc = tv_ivfpq_builder_cover(b, 0, n, &err)))
+		rc = tv_ivfpq_builder_write(b, io, name, 1, &err);
+	if (rc)
+		fprintf(stderr, "build: %s\n", err.msg);
+	tv_ivfpq_builder_free(b);
+	free(addrs);
+	return rc;
+}
+
+static bool all_rows(void *ctx, uint64_t addr)
+{
+	(void)ctx;
+	(void)addr;
+	return true;
+}
+
+static bool even_rows(void *ctx, uint64_t addr)
+{
+	(void)ctx;
+	return addr % 2 == 0;
+}
+
+/* recall@10 of the index's 100 candidates re-ranked exactly, over nq
+ * queries, against brute force; only rows accept() takes count. */
+static double recall(const tv_ivfpq *ix, const float *x, size_t n, const float *qs, size_t nq,
+                     tv_metric metric, size_t nprobes, bool (*acc)(void *, uint64_t))
+{
+	size_t hit = 0, want = 0;
+	for (size_t qi = 0; qi < nq; qi++) {
+		const float *q = qs + qi * D;
+		tv_topk cand, exact, top;
+		tv_err err;
+		tv_topk_init(&cand, 100);
+		tv_topk_init(&exact, 10);
+		tv_topk_init(&top, 10);
+		if (tv_ivfpq_search(ix, q, nprobes, &cand, acc, NULL, &err))
+			fprintf(stderr, "search: %s\n", err.msg);
+		for (size_t i = 0; i < cand.n; i++)
+			tv_topk_push(&top, tv_distance(metric, q, x + cand.id[i] * D, D), cand.id[i]);
+		for (size_t i = 0; i < n; i++)
+			if (acc(NULL, i))
+				tv_topk_push(&exact, tv_distance(metric, q, x + i * D, D), i);
+		for (size_t a = 0; a < exact.n; a++) {
+			want++;
+			for (size_t b = 0; b < top.n; b++)
+				hit += exact.id[a] == top.id[b];
+		}
+		tv_topk_free(&cand);
+		tv_topk_free(&exact);
+		tv_topk_free(&top);
+	}
+	return (double)hit / (double)want;
+}
+
+static void test_search_recall_for_every_metric(void)
+{
+	const char *dir = tv_test_tmpdir("ivfpq");
+	size_t n = 6000, nq = 50;
+	float *x = clustered(n + nq, 64, 0.25f);
+	tv_io *io = io_at(dir);
+	REQUIRE(io);
+	for (int m = 0; m < 3; m++) {
+		tv_ivfpq *ix = NULL;
+		tv_err err;
+		char name[32];
+		double r;
+		snprintf(name, sizeof name, "m%d.idx", m);
+		REQUIRE(build(io, name, x, n, (tv_metric)m, 64, 1) == 0);
+		REQUIRE(tv_ivfpq_open(&ix, io, name, &err) == 0);
+		CHECK_EQ_INT(ix->nentries, n);
+		CHECK_EQ_INT(ix->nlist, 64);
+		CHECK_EQ_INT(ix->m, D / 8);
+		CHECK_EQ_INT(ix->metric, m);
+		CHECK_EQ_INT(ix->terms != NULL, m == TV_METRIC_L2);
+		r = recall(ix, x, n, x + n * D, nq, (tv_metric)m, 16, all_rows);
+		CHECK_MSG(r >= 0.95, "%s: recall@10 %.3f < 0.95", tv_metric_name((tv_metric)m), r);
+		/* refused rows never come back, and the rest are still found */
+		r = recall(ix, x, n, x + n * D, nq, (tv_metric)m, 16, even_rows);
+		CHECK_MSG(r >= 0.95, "%s, odd rows refused: recall@10 %.3f", tv_metric_name((tv_metric)m),
+		          r);
+		tv_ivfpq_close(ix);
+	}
+	tv_io_free(io);
+	free(x);
+}
+
+static void test_probing_every_partition_finds_the_exact_neighbour(void)
+{
+	const char *dir = tv_test_tmpdir("ivfpq");
+	size_t n = 3000;
+	float *x = clustered(n, 30, 0.3f);
+	tv_io *io = io_at(dir);
+	tv_ivfpq *ix = NULL;
+	tv_err err;
+	REQUIRE(io && build(io, "a.idx", x, n, TV_METRIC_L2, 40, 3) == 0);
+	REQUIRE(tv_ivfpq_open(&ix, io, "a.idx", &err) == 0);
+	/* each row queried by itself: with all partitions probed its own entry
+	 * is among the 10 best estimates */
+	for (size_t i = 0; i < n; i += 97) {
+		tv_topk cand;
+		bool found = false;
+		tv_topk_init(&cand, 10);
+		tv_ivfpq_search(ix, x + i * D, ix->nlist, &cand, all_rows, NULL, &err);
+		for (size_t j = 0; j < cand.n; j++)
+			found |= cand.id[j] == i;
+		CHECK_MSG(found, "row %zu not among its own 10 nearest estimates", i);
+		tv_topk_free(&cand);
+	}
+	tv_ivfpq_close(ix);
+	tv_io_free(io);
+	free(x);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *b;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	*n = (size_t)ftell(f);
+	fseek(f, 0, SEEK_SET);
+	b = malloc(*n ? *n : 1);
+	if (fread(b, 1, *n, f) != *n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	return b;
+}
+
+static void test_builds_are_reproducible_for_a_seed(void)
+{
+	const char *dir = tv_test_tmpdir("ivfpq");
+	char pa[4200], pb[4200], pc[4200], *a, *b, *c;
+	size_t na = 0, nb = 0, nc = 0, n = 2000;
+	float *x = clustered(n, 20, 0.3f);
+	tv_io *io = io_at(dir);
+	REQUIRE(io);
+	REQUIRE(build(io, "a.idx", x, n, TV_METRIC_COSINE, 16, 42) == 0);
+	REQUIRE(build(io, "b.idx", x, n, TV_METRIC_COSINE, 16, 42) == 0);
+	REQUIRE(build(io, "c.idx", x, n, TV_METRIC_COSINE, 16, 43) == 0);
+	snprintf(pa, sizeof pa, "%s/a.idx", dir);
+	snprintf(pb, sizeof pb, "%s/b.idx", dir);
+	snprintf(pc, sizeof pc, "%s/c.idx", dir);
+	a = slurp(pa, &na);
+	b = slurp(pb, &nb);
+	c = slurp(pc, &nc);
+	REQUIRE(a && b && c);
+	CHECK(na == nb && memcmp(a, b, na) == 0);
+	CHECK(na != nc || memcmp(a, c, na) != 0); /* another seed, another index */
+	free(a);
+	free(b);
+	free(c);
+	/* an existing name is never overwritten */
+	CHECK_EQ_INT(build(io, "a.idx", x, n, TV_METRIC_COSINE, 16, 42), TV_EEXISTS);
+	tv_io_free(io);
+	free(x);
+}
+
+static void damage(const char *path, long off, int byte)
+{
+	FILE *f = fopen(path, "r+b");
+	if (!f)
+		return;
+	fseek(f, off, SEEK_SET);
+	fputc(byte, f);
+	fclose(f);
+}
+
+static void test_damaged_files_are_corrupt_naming_the_file(void)
+{
+	const char *dir = tv_test_tmpdir("ivfpq");
+	static const long offs[] = {0, 20, 64, 130, 200, 300};
+	char path[4200], name[16];
+	size_t n = 1000;
+	float *x = clustered(n, 10, 0.3f);
+	tv_io *io = io_at(dir);
+	REQUIRE(io);
+	for (size_t i = 0; i < sizeof offs / sizeof offs[0]; i++) {
+		tv_ivfpq *ix = NULL;
+		tv_err err;
+		int rc;
+		snprintf(name, sizeof name, "d%zu.idx", i);
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		REQUIRE(build(io, name, x, n, TV_METRIC_COSINE, 8, 1) == 0);
+		damage(path, offs[i], 0x5a);
+		rc = tv_ivfpq_open(&ix, io, name, &err);
+		CHECK_MSG(rc == TV_ECORRUPT, "byte %ld: rc %d", offs[i], rc);
+		CHECK_MSG(strstr(err.msg, name) != NULL, "message does not name the file: %s", err.msg);
+		tv_ivfpq_close(ix);
+	}
+	{ /* truncated */
+		tv_ivfpq *ix = NULL;
+		tv_err err;
+		REQUIRE(build(io, "t.idx", x, n, TV_METRIC_COSINE, 8, 1) == 0);
+		snprintf(path, sizeof path, "%s/t.idx", dir);
+		CHECK(truncate(path, 1000) == 0);
+		CHECK_EQ_INT(tv_ivfpq_open(&ix, io, "t.idx", &err), TV_ECORRUPT);
+		CHECK(strstr(err.msg, "truncated") != NULL);
+	}
+	tv_io_free(io);
+	free(x);
+}
+
+int main(void)
+{
+	TV_RUN(test_kmeans_finds_well_separated_clusters);
+	TV_RUN(test_kmeans_with_fewer_points_than_clusters_keeps_every_point);
+	TV_RUN(test_nearest256_matches_brute_force);
+	TV_RUN(test_search_recall_for_every_metric);
+	TV_RUN(test_probing_every_partition_finds_the_exact_neighbour);
+	TV_RUN(test_builds_are_reproducible_for_a_seed);
+	TV_RUN(test_damaged_files_are_corrupt_naming_the_file);
+	TV_TEST_END();
+}
