@@ -64,8 +64,11 @@ void tv_ivfpq_defaults(tv_ivfpq_params *p, uint64_t n, uint32_t dim)
 		p->nlist = (uint32_t)TV_MAX(1, TV_MIN(s, TV_MIN((uint64_t)65536, n / 32 ? n / 32 : 1)));
 	}
 	if (!p->m) {
+		/* sub-vectors of 8 dimensions above 256 dimensions, of 4 up to
+		 * 256 (a code of dim / 4 bytes: fewer bytes lose too much of a
+		 * small vector for re-ranking to recover), else what divides */
 		static const uint32_t ds[] = {8, 4, 2, 1};
-		for (size_t i = 0; i < TV_ARRAY_LEN(ds); i++)
+		for (size_t i = dim > 256 ? 0 : 1; i < TV_ARRAY_LEN(ds); i++)
 			if (dim % ds[i] == 0) {
 				p->m = dim / ds[i];
 				break;

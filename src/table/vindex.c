@@ -1,7 +1,8 @@
 /*
  * The table's vector index: our IVF_PQ files beside the Lance table, in
- * "<table>.lance/_teavec/ivfpq-<version, 20 digits>-<8 hex>.idx", a
- * directory LanceDB neither reads nor cleans up.
+ * "<table>.lance/_teavec/ivfpq-<version, 20 digits>-<build time, 16 hex
+ * digits of ns>.idx", a directory LanceDB neither reads nor cleans up.
+ * Names sort like (version, build time), so strcmp orders them.
  *
  * An index lists the fragments it covers (id and physical rows) and
  * stores row addresses (fragment id << 32 | offset), which never change
@@ -27,11 +28,10 @@
 /* The version in an index file name, or false when it is not one. */
 static bool parse_name(const char *name, uint64_t *version)
 {
-	unsigned long long v;
-	unsigned r;
+	unsigned long long v, r;
 	int end = 0;
-	if (strlen(name) != 6 + 20 + 1 + 8 + 4 || strncmp(name, "ivfpq-", 6) ||
-	    sscanf(name, "ivfpq-%20llu-%8x.idx%n", &v, &r, &end) != 2 || end != (int)strlen(name))
+	if (strlen(name) != 6 + 20 + 1 + 16 + 4 || strncmp(name, "ivfpq-", 6) ||
+	    sscanf(name, "ivfpq-%20llu-%16llx.idx%n", &v, &r, &end) != 2 || end != (int)strlen(name))
 		return false;
 	*version = v;
 	return true;
@@ -78,7 +78,7 @@ static int choose(tv_table *t, char **best, tv_err *err)
 {
 	tv_io_entry *e = NULL;
 	size_t n = 0, below = SIZE_MAX, above = SIZE_MAX;
-	uint64_t vb = 0, va = UINT64_MAX, v;
+	uint64_t v;
 	char *dir = tv_sprintf("%s/" IX_DIR, t->dir);
 	int rc;
 	*best = NULL;
@@ -91,14 +91,10 @@ static int choose(tv_table *t, char **best, tv_err *err)
 	for (size_t i = 0; i < n; i++) {
 		if (e[i].is_dir || !parse_name(e[i].name, &v))
 			continue;
-		if (v <= t->version && (below == SIZE_MAX || v > vb ||
-		                        (v == vb && strcmp(e[i].name, e[below].name) > 0))) {
+		if (v <= t->version && (below == SIZE_MAX || strcmp(e[i].name, e[below].name) > 0))
 			below = i;
-			vb = v;
-		} else if (v > t->version && (above == SIZE_MAX || v < va)) {
+		else if (v > t->version && (above == SIZE_MAX || strcmp(e[i].name, e[above].name) < 0))
 			above = i;
-			va = v;
-		}
 	}
 	if (below != SIZE_MAX || above != SIZE_MAX)
 		*best = tv_strdup(e[below != SIZE_MAX ? below : above].name);
@@ -110,9 +106,10 @@ int tv_table__index_attach(tv_table *t, tv_err *err)
 {
 	char *best = NULL, *path;
 	tv_ivfpq *ix = NULL;
-	int rc;
+	int rc, tries = 0;
 	if (t->ix_version == t->version)
 		return 0;
+retry:
 	if ((rc = choose(t, &best, err)))
 		return rc;
 	if (best && t->ix_name && !strcmp(best, t->ix_name)) {
@@ -126,7 +123,11 @@ int tv_table__index_attach(tv_table *t, tv_err *err)
 			}
 			rc = tv_ivfpq_open(&ix, t->io, path, &t->ix_err);
 			free(path);
-			if (rc == TV_ENOTFOUND) { /* removed meanwhile by a newer build */
+			if (rc == TV_ENOTFOUND && tries++ < 3) { /* replaced meanwhile: look again */
+				tv_err_clear(&t->ix_err);
+				free(best);
+				goto retry;
+			} else if (rc == TV_ENOTFOUND) {
 				tv_err_clear(&t->ix_err);
 				free(best);
 				best = NULL;
@@ -375,8 +376,10 @@ static bool keep_indexed(void *ctx, uint64_t fid)
 	return p >= 0 && t->frags[p].indexed;
 }
 
-/* Removes index files older than the one a new build replaced. */
-static void remove_older(tv_table *t, uint64_t before)
+/* Removes the index file a new build replaced and every older one (a
+ * process that has one open keeps reading it; one that lists and opens
+ * it meanwhile looks again). Newer ones, of a concurrent build, stay. */
+static void remove_replaced(tv_table *t, const char *replaced)
 {
 	tv_io_entry *e = NULL;
 	size_t n = 0;
@@ -388,7 +391,7 @@ static void remove_older(tv_table *t, uint64_t before)
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!e[i].is_dir && parse_name(e[i].name, &v) && v < before &&
+		if (!e[i].is_dir && parse_name(e[i].name, &v) && strcmp(e[i].name, replaced) <= 0 &&
 		    (p = tv_sprintf("%s/%s", dir, e[i].name))) {
 			tv_io_remove(t->io, p, &ignore);
 			free(p);
@@ -400,30 +403,28 @@ static void remove_older(tv_table *t, uint64_t before)
 /* Writes b as this version's index and makes it the table's. */
 static int install(tv_table *t, tv_ivfpq_builder *b, tv_err *err)
 {
-	uint32_t r;
-	uint64_t prev = 0;
-	char *name, *path;
+	char *name, *path, *prev = NULL;
 	tv_ivfpq *ix;
 	int rc;
-	if (tv_random_bytes(&r, sizeof r))
-		r = (uint32_t)tv_time_ns();
-	if (!(name = tv_sprintf("ivfpq-%020" PRIu64 "-%08x.idx", t->version, r)) ||
+	if (!(name = tv_sprintf("ivfpq-%020" PRIu64 "-%016" PRIx64 ".idx", t->version,
+	                        (uint64_t)tv_time_ns())) ||
 	    !(path = tv_sprintf("%s/" IX_DIR "/%s", t->dir, name))) {
 		free(name);
 		return TV_ENOMEM_SET(err, "index");
 	}
 	if (!(rc = tv_ivfpq_builder_write(b, t->io, path, t->version, err)) &&
 	    !(rc = tv_ivfpq_open(&ix, t->io, path, err))) {
-		if (t->ix_name)
-			parse_name(t->ix_name, &prev);
+		prev = t->ix_name;
+		t->ix_name = NULL;
 		tv_table__index_free(t);
 		t->ix = ix;
 		t->ix_name = name;
 		name = NULL;
 		mark_covered(t);
 		t->ix_version = t->version;
-		if (prev)
-			remove_older(t, prev);
+		if (prev && strcmp(prev, t->ix_name) < 0)
+			remove_replaced(t, prev);
+		free(prev);
 	}
 	free(name);
 	free(path);
