@@ -191,11 +191,12 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 	if ((rc = tv_kmeans(xs, n, dim, p.nlist, p.iters, p.seed, b->centroids)) ||
 	    (rc = tv_kmeans_assign(xs, n, dim, b->centroids, p.nlist, as, NULL)))
 		goto fail;
-	/* residuals in place; the product quantizer learns from at most 32k */
+	/* residuals in place; the product quantizer learns from at most 16k
+	 * (64 per codeword) */
 	for (size_t i = 0; i < n; i++)
 		for (size_t t = 0; t < dim; t++)
 			xs[i * dim + t] -= b->centroids[(size_t)as[i] * dim + t];
-	npq = TV_MIN(n, (size_t)32768);
+	npq = TV_MIN(n, (size_t)16384);
 	if (npq < n) /* a strided subset: the caller's sample is already random */
 		for (size_t i = 0; i < npq; i++)
 			memmove(xs + i * dim, xs + (i * n / npq) * dim, dim * sizeof *xs);

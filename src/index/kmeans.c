@@ -28,24 +28,45 @@ static uint64_t next_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* Multiversioned (one clone per instruction set, picked by an ifunc at
+ * load time); static because clang names the ifunc of an exported clone
+ * differently from what other files call. */
 TV_CLONES
-uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
+static uint8_t nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
 {
-	float acc[256], best;
-	uint8_t bi = 0;
+	float acc[256], bv[16], best;
+	int bi[16], b;
 	memcpy(acc, cbnorm, sizeof acc);
 	for (uint32_t t = 0; t < dsub; t++) {
 		const float xv = -2.0f * x[t], *row = cbt + (size_t)t * 256;
 		for (int j = 0; j < 256; j++)
 			acc[j] += xv * row[j];
 	}
-	best = acc[0];
-	for (int j = 1; j < 256; j++)
-		if (acc[j] < best) {
-			best = acc[j];
-			bi = (uint8_t)j;
+	/* argmin in 16 lanes (vectorized as compare + blend), then across
+	 * them; ties go to the lowest index */
+	for (int l = 0; l < 16; l++) {
+		bv[l] = acc[l];
+		bi[l] = l;
+	}
+	for (int j = 16; j < 256; j += 16)
+		for (int l = 0; l < 16; l++) {
+			bool lt = acc[j + l] < bv[l];
+			bv[l] = lt ? acc[j + l] : bv[l];
+			bi[l] = lt ? j + l : bi[l];
 		}
-	return bi;
+	best = bv[0];
+	b = bi[0];
+	for (int l = 1; l < 16; l++)
+		if (bv[l] < best || (bv[l] == best && bi[l] < b)) {
+			best = bv[l];
+			b = bi[l];
+		}
+	return (uint8_t)b;
+}
+
+uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
+{
+	return nearest256(x, cbt, cbnorm, dsub);
 }
 
 /* ---- assignment ------------------------------------------------------ */
@@ -64,7 +85,7 @@ static void assign_small(void *ctx, size_t b, size_t e)
 	assign_job *j = ctx;
 	for (size_t i = b; i < e; i++) {
 		const float *xi = j->x + i * j->d;
-		uint8_t a = tv_kmeans_nearest256(xi, j->cbt, j->cn, (uint32_t)j->d);
+		uint8_t a = nearest256(xi, j->cbt, j->cn, (uint32_t)j->d);
 		j->assign[i] = a;
 		if (j->dist)
 			j->dist[i] = tv_kernels_scalar.l2sq(xi, j->c + (size_t)a * j->d, j->d);
@@ -270,8 +291,15 @@ int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint
 		rc = 0;
 		goto done;
 	}
-	if ((rc = seed_plusplus(x, n, d, k, &s, c)))
+	if (k <= 256 && d <= 32) {
+		/* the product quantizer's codebooks: a random sample of the
+		 * points is start enough (a poor local minimum costs a little
+		 * code quality, never a lost partition) */
+		for (size_t j = 0; j < k; j++)
+			memcpy(c + j * d, x + (size_t)(next_rand(&s) % n) * d, d * sizeof *c);
+	} else if ((rc = seed_plusplus(x, n, d, k, &s, c))) {
 		goto done;
+	}
 	for (unsigned it = 0; it < iters; it++) {
 		if ((rc = tv_kmeans_assign(x, n, d, c, k, assign, NULL)))
 			goto done;

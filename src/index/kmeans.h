@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 /* Trains k centroids c (k x d) on n points x (n x d, n >= 1): k-means++
- * seeding (on a subsample of at most 16k + 1024 points), then iters Lloyd rounds;
+ * seeding (on a subsample of at most 16k + 1024 points; for the product
+ * quantizer's small case, k <= 256 and d <= 32, a seeded random sample),
+ * then iters Lloyd rounds;
  * a cluster left empty is re-seeded by splitting the largest one. With
  * n < k the extra centroids repeat points. Deterministic for a given seed
  * and thread count. TV_ENOMEM or 0. */

@@ -33,23 +33,23 @@ static float *clustered(size_t n, size_t nc, float sigma)
 
 static void test_kmeans_finds_well_separated_clusters(void)
 {
-	/* 4 clusters far apart: every point's centroid is its cluster's mean */
-	size_t n = 400;
-	float *x = malloc(n * 2 * sizeof *x), c[8];
-	uint32_t a[400];
-	for (size_t i = 0; i < n; i++) {
-		x[2 * i] = (float)(i % 4 / 2) * 100 + gauss();
-		x[2 * i + 1] = (float)(i % 2) * 100 + gauss();
-	}
-	REQUIRE(tv_kmeans(x, n, 2, 4, 20, 1, c) == 0);
-	REQUIRE(tv_kmeans_assign(x, n, 2, c, 4, a, NULL) == 0);
-	for (size_t i = 4; i < n; i++)
+	/* 4 clusters far apart in 40 dimensions (the coarse quantizer's
+	 * k-means++ path): every point's centroid is its cluster's mean */
+	enum { N = 400, DD = 40 };
+	float *x = malloc(N * DD * sizeof *x), c[4 * DD];
+	uint32_t a[N];
+	for (size_t i = 0; i < N; i++)
+		for (size_t t = 0; t < DD; t++)
+			x[i * DD + t] = (t == 0 ? (float)(i % 4 / 2) * 100 : t == 1 ? (float)(i % 2) * 100 : 0) +
+			                gauss();
+	REQUIRE(tv_kmeans(x, N, DD, 4, 20, 1, c) == 0);
+	REQUIRE(tv_kmeans_assign(x, N, DD, c, 4, a, NULL) == 0);
+	for (size_t i = 4; i < N; i++)
 		CHECK_MSG(a[i] == a[i % 4], "point %zu in cluster %u, its group's first in %u", i, a[i],
 		          a[i % 4]);
 	for (int j = 0; j < 4; j++) {
-		float cx = c[2 * a[j]], cy = c[2 * a[j] + 1];
-		CHECK_NEAR(cx, (float)(j / 2) * 100, 1.0);
-		CHECK_NEAR(cy, (float)(j % 2) * 100, 1.0);
+		CHECK_NEAR(c[a[j] * DD], (float)(j / 2) * 100, 1.0);
+		CHECK_NEAR(c[a[j] * DD + 1], (float)(j % 2) * 100, 1.0);
 	}
 	free(x);
 }
