@@ -56,7 +56,7 @@ async function run(nprobes, refine) {
   const lat = [];
   let hit = 0;
   for (let i = 0; i < nq; i++) {
-    let q = t.vectorSearch(Array.from(qs.v.subarray(i * dim, (i + 1) * dim))).distanceType(metric).select(["id"]).limit(10);
+    let q = t.vectorSearch(Array.from(qs.v.subarray(i * dim, (i + 1) * dim))).distanceType(metric).select(["id", "_distance"]).limit(10);
     if (nprobes) q = q.nprobes(nprobes);
     if (refine) q = q.refineFactor(refine);
     const s0 = ms();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of teavec from Debian packages
 # (and, with --npm, the npm packages the interoperability tests and the
-# benchmark use). Idempotent: packages already present are not reinstalled.
+# benchmark use; with --bench, also the benchmark's dataset package).
+# Idempotent: packages already present are not reinstalled.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,14 @@ DEB_PKGS=(
 # Node.js (with its npm) may come from another packaging than Debian's; only
 # install Debian's when no node is present.
 command -v node >/dev/null 2>&1 || DEB_PKGS+=(nodejs npm)
+NPM=""
+for a in "$@"; do
+  case $a in
+  --npm) NPM=1 ;;
+  --bench) NPM=1; DEB_PKGS+=(dataset-fashion-mnist) ;;
+  *) echo "usage: scripts/setup.sh [--npm] [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${DEB_PKGS[@]}"; do
@@ -25,7 +34,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ "${1:-}" = "--npm" ]; then
+if [ -n "$NPM" ]; then
   # LanceDB (the interoperability peer and benchmark opponent) and the object
   # storage emulators, into a git-ignored folder of the project.
   mkdir -p .deps/node

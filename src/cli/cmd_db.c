@@ -12,6 +12,7 @@
 typedef struct dbopts {
 	const char *db, *collection;
 	int json;
+	int reindex;          /* optimize: rebuild the vector index */
 	long long older_than; /* cleanup: seconds; -1 = not given */
 } dbopts;
 
@@ -20,9 +21,13 @@ static void usage(FILE *f, const char *cmd)
 	static const struct {
 		const char *cmd, *args, *what;
 	} u[] = {
-		{"stats", "", "rows and versions of each collection (or of --collection)"},
+		{"stats", "",
+		 "rows, versions, fragments, bytes and vector index (kind, partitions, rows it "
+		 "covers) of each collection (or of --collection)"},
 		{"versions", "", "the versions of --collection with time and operation"},
-		{"optimize", "", "compact small fragments and clean up old versions now"},
+		{"optimize", " [--reindex]",
+		 "compact small fragments, fold unindexed rows into the vector index and clean up "
+		 "old versions now; --reindex trains the index afresh"},
 		{"cleanup", " [--older-than SECONDS]",
 		 "remove the versions older than SECONDS (default 0: all but the newest) and the "
 		 "files only they used"},
@@ -44,6 +49,7 @@ static int parse(int argc, char **argv, dbopts *o)
 		{"db", required_argument, NULL, 'd'}, {"collection", required_argument, NULL, 'c'},
 		{"json", no_argument, NULL, 'j'},     {"help", no_argument, NULL, 'h'},
 		{"older-than", required_argument, NULL, 'o'},
+		{"reindex", no_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -63,6 +69,13 @@ static int parse(int argc, char **argv, dbopts *o)
 				                                   : "expected a number of seconds >= 0");
 				return -1;
 			}
+			break;
+		case 'r':
+			if (strcmp(argv[0], "optimize")) {
+				fprintf(stderr, "teavec %s: --reindex: only for optimize\n", argv[0]);
+				return -1;
+			}
+			o->reindex = 1;
 			break;
 		case 'd': o->db = optarg; break;
 		case 'c': o->collection = optarg; break;
@@ -119,26 +132,45 @@ int tv_cmd_stats(int argc, char **argv)
 		return fail(s);
 	}
 	for (size_t k = 0; k < n; k++) {
-		size_t rows = 0;
-		char *v = NULL;
-		json_t *vs;
-		if (tv_store_count(s, names[k], &rows) || tv_store_versions(s, names[k], &v)) {
+		char *v = NULL, *st = NULL;
+		json_t *vs, *js, *ix;
+		if (tv_store_stats(s, names[k], &st) || tv_store_versions(s, names[k], &v)) {
+			free(st);
 			tv_strings_free(names, n);
 			json_decref(out);
 			return fail(s);
 		}
 		vs = json_loads(v, 0, NULL);
-		json_object_set_new(out, names[k],
-		                    json_pack("{s:I,s:I,s:O}", "rows", (json_int_t)rows, "versions",
-		                              (json_int_t)json_array_size(vs), "latest",
-		                              json_array_get(vs, json_array_size(vs) - 1)));
-		if (!o.json)
-			printf("%-24s %10zu rows %6zu versions (latest %" JSON_INTEGER_FORMAT ")\n", names[k],
-			       rows, json_array_size(vs),
-			       json_integer_value(json_object_get(json_array_get(vs, json_array_size(vs) - 1),
-			                                          "version")));
+		js = json_loads(st, 0, NULL);
+		json_object_del(js, "collection");
+		json_object_set_new(js, "versions", json_integer((json_int_t)json_array_size(vs)));
+		json_object_set(js, "latest", json_array_get(vs, json_array_size(vs) - 1));
+		ix = json_object_get(js, "index");
+		if (!o.json) {
+			printf("%-24s %10" JSON_INTEGER_FORMAT " rows %6zu versions (latest %" JSON_INTEGER_FORMAT
+			       ") %4" JSON_INTEGER_FORMAT " fragments %10.1f MB",
+			       names[k], json_integer_value(json_object_get(js, "rows")), json_array_size(vs),
+			       json_integer_value(json_object_get(js, "version")),
+			       json_integer_value(json_object_get(js, "fragments")),
+			       (double)json_integer_value(json_object_get(js, "bytes")) / 1e6);
+			if (json_is_object(ix))
+				printf("  IVF_PQ %s, %" JSON_INTEGER_FORMAT " partitions x %" JSON_INTEGER_FORMAT
+				       " sub-vectors, %" JSON_INTEGER_FORMAT " rows indexed, %" JSON_INTEGER_FORMAT
+				       " not yet\n",
+				       json_string_value(json_object_get(ix, "metric")),
+				       json_integer_value(json_object_get(ix, "partitions")),
+				       json_integer_value(json_object_get(ix, "sub_vectors")),
+				       json_integer_value(json_object_get(ix, "indexed_rows")),
+				       json_integer_value(json_object_get(ix, "unindexed_rows")));
+			else
+				printf("  no vector index (exact search%s)\n",
+				       json_integer_value(json_object_get(js, "rows")) < 256 ? ": under 256 rows"
+				                                                             : "");
+		}
+		json_object_set_new(out, names[k], js);
 		json_decref(vs);
 		free(v);
+		free(st);
 	}
 	if (o.json) {
 		char *j = json_dumps(out, JSON_INDENT(2));
@@ -189,6 +221,19 @@ int tv_cmd_optimize(int argc, char **argv)
 		return i == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
 	if (!(s = open_db(&o)))
 		return TV_EXIT_RUNTIME;
+	if (o.reindex) { /* one collection, or all */
+		char **names = NULL;
+		size_t n = 0;
+		int rc = 0;
+		if (o.collection)
+			rc = tv_store_reindex(s, o.collection);
+		else if (!(rc = tv_store_collections(s, &names, &n)))
+			for (size_t k = 0; k < n && !rc; k++)
+				rc = tv_store_reindex(s, names[k]);
+		tv_strings_free(names, n);
+		if (rc)
+			return fail(s);
+	}
 	if (tv_store_optimize(s, o.collection))
 		return fail(s);
 	tv_store_close(s);

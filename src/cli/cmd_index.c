@@ -224,6 +224,8 @@ static void search_usage(FILE *f)
 	        "  -n LINES             lines of context to print (default 3; 0 = none)\n"
 	        "  --embedder NAME      as for index (default: the one the collection used)\n"
 	        "  --model M\n"
+	        "  --exact              search every row exactly (bypass the vector index)\n"
+	        "  --nprobes N          index partitions to probe (default: automatic)\n"
 	        "  --json               print the vector.query result as JSON\n");
 }
 
@@ -310,9 +312,13 @@ int tv_cmd_search(int argc, char **argv)
 		{"model", required_argument, NULL, 'm'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		{"exact", no_argument, NULL, 'X'},
+		{"nprobes", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *db = NULL, *coll = "default", *where = NULL, *emb = NULL, *model = NULL;
+	long nprobes = 0;
+	int exact = 0;
 	const char *env = getenv("TEAVEC_DB");
 	double maxd = -1;
 	long k = 5, ctx = 3;
@@ -326,6 +332,15 @@ int tv_cmd_search(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:c:k:w:D:n:e:m:jh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'X': exact = 1; break;
+		case 'P':
+			nprobes = strtol(optarg, &end, 10);
+			if (*end || nprobes < 1 || nprobes > 1000000) {
+				fprintf(stderr, "teavec search: --nprobes: expected 1..1000000, got '%s'\n",
+				        optarg);
+				return TV_EXIT_USAGE;
+			}
+			break;
 		case 'd': db = optarg; break;
 		case 'c': coll = optarg; break;
 		case 'w': where = optarg; break;
@@ -378,6 +393,10 @@ int tv_cmd_search(int argc, char **argv)
 	                   (json_int_t)k);
 	if (where)
 		json_object_set_new(params, "filter", json_string(where));
+	if (exact)
+		json_object_set_new(params, "exact", json_true());
+	if (nprobes)
+		json_object_set_new(params, "nprobes", json_integer(nprobes));
 	if ((rc = tv_rag_open(&rag, settings, &err))) {
 		fprintf(stderr, "teavec: %s\n", err.msg);
 		json_decref(settings);

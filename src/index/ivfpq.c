@@ -23,10 +23,13 @@
  *   96     8     offset of addrs      nentries x u64 row address (fragment id << 32 | offset)
  *   104    8     offset of codes      nentries x m u8
  *   112    8     offset of terms      nentries x f32 (l2 only; 0 = absent)
- *   120    8     checksum: tv_hash64_seed chained over bytes [0, 120), frags,
- *                centroids, codebooks and parts (the bulk - addrs, codes,
- *                terms - is not read at open; every address is checked
- *                against the fragment list when used)
+ *   120    8     checksum: tv_hash64_seed chained over bytes [0, 120) and
+ *                [128, 192), frags, centroids, codebooks and parts (the bulk -
+ *                addrs, codes, terms - is not read at open; every address is
+ *                checked against the fragment list when used)
+ *   128    4     nprobes: partitions a query probes by default, calibrated at
+ *                build time (0 = not calibrated)
+ *   132    60    reserved, zero
  */
 #include <math.h>
 #include <stdlib.h>
@@ -37,7 +40,7 @@
 #include "util/common.h"
 #include "util/parallel.h"
 
-#define HDR 128
+#define HDR 192
 #define ALIGN 64
 #define MAGIC "TVIVFPQ1"
 
@@ -55,6 +58,8 @@ struct tv_ivfpq_builder {
 	size_t n, cap;
 	uint64_t *frags; /* pairs */
 	size_t nfrags, capfrags;
+	uint64_t *parts; /* once sorted: partition offsets (nlist + 1) */
+	uint32_t nprobes; /* calibrated default, 0 = none */
 };
 
 void tv_ivfpq_defaults(tv_ivfpq_params *p, uint64_t n, uint32_t dim)
@@ -101,6 +106,7 @@ void tv_ivfpq_builder_free(tv_ivfpq_builder *b)
 	free(b->codes);
 	free(b->terms);
 	free(b->frags);
+	free(b->parts);
 	free(b);
 }
 
@@ -220,6 +226,7 @@ int tv_ivfpq_builder_from(tv_ivfpq_builder **out, const tv_ivfpq *ix, tv_err *er
 	if (!b)
 		return TV_ENOMEM_SET(err, "index");
 	b->trained_rows = ix->trained_rows;
+	b->nprobes = ix->nprobes;
 	memcpy(b->centroids, ix->centroids, (size_t)ix->nlist * ix->dim * sizeof(float));
 	memcpy(b->codebooks, ix->codebooks, (size_t)ix->m * 256 * ix->dsub * sizeof(float));
 	if (derive(b)) {
@@ -236,6 +243,8 @@ static int reserve(tv_ivfpq_builder *b, size_t more)
 {
 	size_t need = b->n + more, cap = b->cap;
 	void *p;
+	free(b->parts); /* entries change: sorted again when written */
+	b->parts = NULL;
 	if (need <= cap)
 		return 0;
 	while (cap < need)
@@ -434,6 +443,7 @@ static uint64_t checksum(const uint8_t *hdr, const void *frags, uint64_t nf, con
                          uint64_t np)
 {
 	uint64_t h = tv_hash64_seed(hdr, 120, 0x1f2e3d4c5b6a7988ull);
+	h = tv_hash64_seed(hdr + 128, HDR - 128, h);
 	h = tv_hash64_seed(frags, nf, h);
 	h = tv_hash64_seed(cent, nc, h);
 	h = tv_hash64_seed(cb, ncb, h);
@@ -451,43 +461,70 @@ static int write_section(tv_wfile *w, uint64_t *at, uint64_t off, const void *da
 	return n ? tv_wfile_write(w, data, n, err) : 0;
 }
 
+/* Orders the entries by partition (a stable counting sort) and fills
+ * b->parts; a no-op when already done. */
+static int sort_entries(tv_ivfpq_builder *b)
+{
+	uint64_t *parts, *next, *addrs = NULL;
+	uint32_t *part = NULL;
+	uint8_t *codes = NULL;
+	float *terms = NULL;
+	if (b->parts)
+		return 0;
+	parts = calloc((size_t)b->nlist + 1, sizeof *parts);
+	next = tv_mallocarray((size_t)b->nlist + 1, sizeof *next);
+	if (!parts || !next ||
+	    (b->n && (!(addrs = tv_mallocarray(b->n, sizeof *addrs)) ||
+	              !(part = tv_mallocarray(b->n, sizeof *part)) ||
+	              !(codes = tv_mallocarray(b->n, b->m)) ||
+	              (b->terms && !(terms = tv_mallocarray(b->n, sizeof *terms)))))) {
+		free(parts);
+		free(next);
+		free(addrs);
+		free(part);
+		free(codes);
+		free(terms);
+		return TV_ENOMEM;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		parts[b->part[i] + 1]++;
+	for (uint32_t p = 0; p < b->nlist; p++)
+		parts[p + 1] += parts[p];
+	memcpy(next, parts, ((size_t)b->nlist + 1) * sizeof *next);
+	for (size_t i = 0; i < b->n; i++) {
+		uint64_t e = next[b->part[i]]++;
+		part[e] = b->part[i];
+		addrs[e] = b->addr[i];
+		memcpy(codes + e * b->m, b->codes + i * b->m, b->m);
+		if (terms)
+			terms[e] = b->terms[i];
+	}
+	free(next);
+	free(b->part);
+	free(b->addr);
+	free(b->codes);
+	free(b->terms);
+	b->part = part;
+	b->addr = addrs;
+	b->codes = codes;
+	b->terms = terms;
+	b->cap = b->n;
+	b->parts = parts;
+	return 0;
+}
+
 int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
                            uint64_t table_version, tv_err *err)
 {
 	uint8_t hdr[HDR] = {0};
 	layout L;
-	uint64_t *parts = calloc((size_t)b->nlist + 1, sizeof *parts), *addrs = NULL, at = HDR;
-	uint8_t *codes = NULL;
-	float *terms = NULL;
+	uint64_t at = HDR;
 	tv_wfile *w = NULL;
-	int rc = TV_ENOMEM;
-	if (!plan(&L, b->nfrags, b->nlist, b->dim, b->m, b->n, b->terms != NULL)) {
-		free(parts);
+	int rc;
+	if (!plan(&L, b->nfrags, b->nlist, b->dim, b->m, b->n, b->terms != NULL))
 		return tv_err_set(err, TV_ENOMEM, "%s: index too large", path);
-	}
-	if (!parts || (b->n && (!(addrs = tv_mallocarray(b->n, sizeof *addrs)) ||
-	                        !(codes = tv_mallocarray(b->n, b->m)) ||
-	                        (b->terms && !(terms = tv_mallocarray(b->n, sizeof *terms))))))
-		goto nomem;
-	/* counting sort of the entries by partition */
-	for (size_t i = 0; i < b->n; i++)
-		parts[b->part[i] + 1]++;
-	for (uint32_t p = 0; p < b->nlist; p++)
-		parts[p + 1] += parts[p];
-	{
-		uint64_t *next = tv_mallocarray((size_t)b->nlist + 1, sizeof *next);
-		if (!next)
-			goto nomem;
-		memcpy(next, parts, ((size_t)b->nlist + 1) * sizeof *next);
-		for (size_t i = 0; i < b->n; i++) {
-			uint64_t e = next[b->part[i]]++;
-			addrs[e] = b->addr[i];
-			memcpy(codes + e * b->m, b->codes + i * b->m, b->m);
-			if (terms)
-				terms[e] = b->terms[i];
-		}
-		free(next);
-	}
+	if (sort_entries(b))
+		return TV_ENOMEM_SET(err, "index file");
 	memcpy(hdr, MAGIC, 8);
 	put32(hdr + 8, HDR);
 	put32(hdr + 12, (uint32_t)b->metric);
@@ -501,31 +538,147 @@ int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
 	put64(hdr + 56, b->nfrags);
 	for (int i = 0; i < 7; i++)
 		put64(hdr + 64 + 8 * i, L.off[i]);
+	put32(hdr + 128, b->nprobes);
 	put64(hdr + 120, checksum(hdr, b->frags, L.size[S_FRAGS], b->centroids, L.size[S_CENT],
-	                          b->codebooks, L.size[S_CB], parts, L.size[S_PARTS]));
+	                          b->codebooks, L.size[S_CB], b->parts, L.size[S_PARTS]));
 	if ((rc = tv_io_open_write(io, path, &w, err)))
-		goto done;
+		return rc;
 	if ((rc = tv_wfile_write(w, hdr, HDR, err)) ||
 	    (rc = write_section(w, &at, L.off[S_FRAGS], b->frags, L.size[S_FRAGS], err)) ||
 	    (rc = write_section(w, &at, L.off[S_CENT], b->centroids, L.size[S_CENT], err)) ||
 	    (rc = write_section(w, &at, L.off[S_CB], b->codebooks, L.size[S_CB], err)) ||
-	    (rc = write_section(w, &at, L.off[S_PARTS], parts, L.size[S_PARTS], err)) ||
-	    (rc = write_section(w, &at, L.off[S_ADDRS], addrs, L.size[S_ADDRS], err)) ||
-	    (rc = write_section(w, &at, L.off[S_CODES], codes, L.size[S_CODES], err)) ||
-	    (terms && (rc = write_section(w, &at, L.off[S_TERMS], terms, L.size[S_TERMS], err)))) {
+	    (rc = write_section(w, &at, L.off[S_PARTS], b->parts, L.size[S_PARTS], err)) ||
+	    (rc = write_section(w, &at, L.off[S_ADDRS], b->addr, L.size[S_ADDRS], err)) ||
+	    (rc = write_section(w, &at, L.off[S_CODES], b->codes, L.size[S_CODES], err)) ||
+	    (b->terms && (rc = write_section(w, &at, L.off[S_TERMS], b->terms, L.size[S_TERMS], err)))) {
 		tv_wfile_abort(w);
-		goto done;
+		return rc;
 	}
-	rc = tv_wfile_commit(w, TV_IO_PUT_IF_ABSENT, err);
-	goto done;
-nomem:
-	rc = TV_ENOMEM_SET(err, "index file");
+	return tv_wfile_commit(w, TV_IO_PUT_IF_ABSENT, err);
+}
+
+/* ---- calibration ------------------------------------------------------ */
+
+typedef struct calib_ctx {
+	const uint64_t *addrs; /* the sample's, ascending */
+	size_t n;
+	uint64_t self;
+} calib_ctx;
+
+static long find_addr(const uint64_t *a, size_t n, uint64_t v)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (a[mid] < v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == v ? (long)lo : -1;
+}
+
+static bool in_sample(void *vc, uint64_t addr)
+{
+	calib_ctx *c = vc;
+	return addr != c->self && find_addr(c->addrs, c->n, addr) >= 0;
+}
+
+/* recall@10 over the sample queries of the index b's view with nprobes
+ * and 100 candidates re-ranked exactly. */
+static double calib_recall(const tv_ivfpq *v, const float *x, const uint64_t *addrs, size_t n,
+                           const size_t *qi, size_t nq, const uint32_t *gt, size_t nprobes,
+                           tv_err *err)
+{
+	size_t hit = 0, want = 0;
+	for (size_t i = 0; i < nq; i++) {
+		calib_ctx c = {addrs, n, addrs[qi[i]]};
+		const float *q = x + qi[i] * v->dim;
+		tv_topk cand, top;
+		if (tv_topk_init(&cand, 100) || tv_topk_init(&top, 10)) {
+			tv_topk_free(&cand);
+			return -1;
+		}
+		if (tv_ivfpq_search(v, q, nprobes, &cand, in_sample, &c, err) == 0)
+			for (size_t j = 0; j < cand.n; j++) {
+				long s = find_addr(addrs, n, cand.id[j]);
+				tv_topk_push(&top, tv_distance(v->metric, q, x + (size_t)s * v->dim, v->dim),
+				             (uint64_t)s);
+			}
+		for (size_t a = 0; a < 10 && gt[i * 10 + a] != UINT32_MAX; a++) {
+			want++;
+			for (size_t b = 0; b < top.n; b++)
+				hit += top.id[b] == gt[i * 10 + a];
+		}
+		tv_topk_free(&cand);
+		tv_topk_free(&top);
+	}
+	return want ? (double)hit / (double)want : 1.0;
+}
+
+int tv_ivfpq_builder_calibrate(tv_ivfpq_builder *b, const float *x, const uint64_t *addrs,
+                               size_t n, tv_err *err)
+{
+	size_t nq = TV_MIN(n / 2, (size_t)200), *qi = NULL;
+	uint32_t *gt = NULL;
+	float *d = NULL;
+	tv_ivfpq v = {0};
+	int rc = TV_ENOMEM;
+	if (nq < 10 || b->nlist == 1) { /* too few to measure: probe a quarter */
+		b->nprobes = TV_MAX(1, b->nlist / 4);
+		return 0;
+	}
+	if (sort_entries(b) || !(qi = tv_mallocarray(nq, sizeof *qi)) ||
+	    !(gt = tv_mallocarray(nq * 10, sizeof *gt)) || !(d = tv_mallocarray(n, sizeof *d)))
+		goto done;
+	/* exact top 10 of each query among the other sample rows */
+	for (size_t i = 0; i < nq; i++) {
+		const float *q;
+		float qn;
+		tv_topk top;
+		qi[i] = i * n / nq;
+		q = x + qi[i] * b->dim;
+		qn = tv_vec_norm(q, b->dim);
+		tv_vec_distances(b->metric, q, qn > 0 ? 1.0f / qn : 0.0f, x, NULL, n, b->dim, d);
+		d[qi[i]] = INFINITY;
+		if (tv_topk_init(&top, 10))
+			goto done;
+		tv_topk_push_array(&top, d, n, 0);
+		tv_topk_sort(&top);
+		for (size_t a = 0; a < 10; a++)
+			gt[i * 10 + a] = a < top.n && top.dist[a] < INFINITY ? (uint32_t)top.id[a] : UINT32_MAX;
+		tv_topk_free(&top);
+	}
+	v.metric = b->metric;
+	v.dim = b->dim;
+	v.nlist = b->nlist;
+	v.m = b->m;
+	v.dsub = b->dsub;
+	v.nentries = b->n;
+	v.centroids = b->centroids;
+	v.codebooks = b->codebooks;
+	v.parts = b->parts;
+	v.addrs = b->addr;
+	v.codes = b->codes;
+	v.terms = b->terms;
+	/* the fewest partitions (doubling) reaching recall@10 0.98 on the
+	 * sample: neighbours there are farther apart than in the whole
+	 * table, so this errs on the side of probing more */
+	for (size_t p = 1;; p = TV_MIN(2 * p, (size_t)b->nlist)) {
+		double r = calib_recall(&v, x, addrs, n, qi, nq, gt, p, err);
+		if (r < 0)
+			goto done;
+		if (r >= 0.98 || p == b->nlist) {
+			b->nprobes = (uint32_t)p;
+			break;
+		}
+	}
+	rc = 0;
 done:
-	free(parts);
-	free(addrs);
-	free(codes);
-	free(terms);
-	return rc;
+	free(qi);
+	free(gt);
+	free(d);
+	return rc ? TV_ENOMEM_SET(err, "index calibration") : 0;
 }
 
 void tv_ivfpq_close(tv_ivfpq *ix)
@@ -564,6 +717,7 @@ static int validate(tv_ivfpq *ix, const uint8_t *base, uint64_t size, tv_err *er
 	ix->trained_rows = get64(h + 40);
 	ix->nentries = get64(h + 48);
 	ix->nfrags = get64(h + 56);
+	ix->nprobes = get32(h + 128);
 	if (get32(h + 12) > 2 || bits != 8 || !ix->dim || ix->dim > 65536 || !ix->nlist ||
 	    ix->nlist > 1u << 20 || !ix->m || ix->dim % ix->m || ix->nentries > size ||
 	    ix->nfrags > size)

@@ -49,6 +49,7 @@ typedef struct tv_ivfpq {
 	uint64_t table_version; /* the version it was built or extended at */
 	uint64_t trained_rows;  /* rows in the table when the quantizers were trained */
 	uint64_t nentries, nfrags;
+	uint32_t nprobes;       /* calibrated default (0 = none) */
 	const uint64_t *frags;  /* nfrags pairs (fragment id, physical rows), ids ascending */
 	const float *centroids; /* nlist x dim */
 	const float *codebooks; /* m x 256 x dsub */
@@ -84,6 +85,11 @@ int tv_ivfpq_builder_copy(tv_ivfpq_builder *b, const tv_ivfpq *ix,
 uint64_t tv_ivfpq_builder_entries(const tv_ivfpq_builder *b);
 /* Declares a covered fragment (call in ascending id order). */
 int tv_ivfpq_builder_cover(tv_ivfpq_builder *b, uint64_t frag_id, uint64_t rows, tv_err *err);
+/* Measures on a sample of the indexed rows (x: n vectors whose row
+ * addresses, ascending, are addrs) the fewest partitions to probe for
+ * recall@10 >= 0.98, the default queries then use. */
+int tv_ivfpq_builder_calibrate(tv_ivfpq_builder *b, const float *x, const uint64_t *addrs,
+                               size_t n, tv_err *err);
 /* Writes the index to path (created only if absent). */
 int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
                            uint64_t table_version, tv_err *err);

@@ -350,6 +350,8 @@ static int query_filter(const json_t *params, tv_query *q, char **dict, json_t *
 static int vector_query(tv_rag *r, const json_t *params, json_t **res)
 {
 	const json_t *jq = json_object_get(params, "query"), *jk = json_object_get(params, "k");
+	const json_t *jp = json_object_get(params, "nprobes"), *jr = json_object_get(params, "refine_factor");
+	const json_t *jx = json_object_get(params, "exact");
 	const char *text = json_string_value(jq), *coll = tv_rag__collection(params);
 	tv_query q = TV_QUERY_INIT;
 	tv_results *out = NULL;
@@ -363,6 +365,14 @@ static int vector_query(tv_rag *r, const json_t *params, json_t **res)
 	if (jk && (!json_is_integer(jk) || json_integer_value(jk) < 1 ||
 	           json_integer_value(jk) > 100000))
 		return tv_rag__fail(res, TV_EINVAL, "k: expected an integer from 1 to 100000");
+	if (jp && (!json_is_integer(jp) || json_integer_value(jp) < 1 ||
+	           json_integer_value(jp) > 1000000))
+		return tv_rag__fail(res, TV_EINVAL, "nprobes: expected an integer from 1 to 1000000");
+	if (jr && (!json_is_integer(jr) || json_integer_value(jr) < 1 ||
+	           json_integer_value(jr) > 1000))
+		return tv_rag__fail(res, TV_EINVAL, "refine_factor: expected an integer from 1 to 1000");
+	if (jx && !json_is_boolean(jx))
+		return tv_rag__fail(res, TV_EINVAL, "exact: expected true or false");
 	if ((rc = query_filter(params, &q, &dict, res)) || (rc = tv_rag__embedder(r, params, &e, res)) ||
 	    (rc = tv_rag__store(r, &s, res)))
 		goto done;
@@ -379,6 +389,9 @@ static int vector_query(tv_rag *r, const json_t *params, json_t **res)
 	q.k = jk ? (int)json_integer_value(jk) : 5;
 	q.collection = coll;
 	q.include_embeddings = json_is_true(json_object_get(params, "include_embeddings"));
+	q.exact = json_is_true(jx);
+	q.nprobes = jp ? (int)json_integer_value(jp) : 0;
+	q.refine_factor = jr ? (int)json_integer_value(jr) : 0;
 	if ((rc = tv_store_query(s, &q, &out))) {
 		rc = tv_rag__fail(res, rc, "%s", tv_store_errmsg(s));
 		goto done;
