@@ -34,6 +34,12 @@ if (step === "read-teavec") {
   out.r0 = (await t.query().where("id = 'id0'").toArray())[0].text;
   out.nearest5 = (await t.search(vecOf(5, 8)).limit(1).toArray())[0].id;
   out.indices = (await t.listIndices()).length;
+} else if (step === "cleanup-all") {
+  // LanceDB's most aggressive cleanup: every file no version references goes
+  const t = await db.openTable("docs");
+  await t.optimize({ cleanupOlderThan: new Date(Date.now() + 1000), deleteUnverified: true });
+  out.count = await t.countRows();
+  out.nearest123 = (await t.search(vecOf(123, 8)).limit(1).toArray())[0].id;
 } else if (step === "make-tea") {
   // TEA's Python schema: id, text, vector, metadata (no path)
   const rows = Array.from({ length: 6000 }, (_, i) => ({ id: `id${i}`, text: `t${i}`, vector: vecOf(i, 8), metadata: JSON.stringify({ n: i }) }));

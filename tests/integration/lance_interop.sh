@@ -39,6 +39,21 @@ check "LanceDB counts teavec's upsert" test "$(echo "$J" | jq .count)" = 352
 check "LanceDB keeps its index across teavec's commit" test "$(echo "$J" | jq .indices)" = 1
 check "LanceDB searches the unindexed teavec rows" test "$(echo "$J" | jq -r .nearest5)" = id5
 
+# teavec's own IVF_PQ index (built at 256 rows) lives beside the table:
+# LanceDB's most aggressive cleanup leaves it, and teavec folds in the
+# fragments LanceDB compacted and keeps answering through it
+ixstat() { "$TEAVEC" stats --db "$DB" --collection docs --json | jq -r ".docs.index.$1"; }
+check "teavec built its vector index" test "$(ixstat type)" = IVF_PQ
+J=$(lance cleanup-all "$DB")
+check "LanceDB reads and searches after its aggressive cleanup" \
+	test "$(echo "$J" | jq -c '[.count, .nearest123]')" = '[352,"id123"]'
+check "LanceDB's cleanup keeps teavec's index file" test -n "$(ls "$DB/docs.lance/_teavec/" | grep '^ivfpq-.*\.idx$')"
+"$TEAVEC" optimize --db "$DB" --collection docs
+check "teavec folds LanceDB's fragments into its index" test "$(ixstat unindexed_rows)" = 0
+check "teavec's indexed search finds the row" test "$("$T" search "$DB" docs 8 123)" = id123
+J=$(lance reread "$DB")
+check "LanceDB reads the table after teavec's optimize" test "$(echo "$J" | jq .count)" = 352
+
 # LanceDB writes TEA's schema (no path) with both deletion-file kinds
 J=$(lance make-tea "$DB")
 echo "$J" | jq -r '.ids[]' | sort >"$TMP/tea_ids"
