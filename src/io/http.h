@@ -126,7 +126,7 @@ int tv_io__split_uri(const char *uri, const char *scheme, char **container, char
 int tv_http_urlencode(tv_buf *b, const char *s, int keep_slash);
 
 /* Finds the first element <tag>...</tag> (or <tag/>, or <tag attr...>) in
- * xml[0..n). On success *val/*vlen give its raw (still escaped) content
+ * xml[0..n). On success *val and *vlen give its raw (still escaped) content
  * and *end the offset just past the closing tag; returns 1. Returns 0
  * when there is no complete element. */
 int tv_xml_find(const char *xml, size_t n, const char *tag, const char **val, size_t *vlen,
