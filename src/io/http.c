@@ -161,8 +161,9 @@ static int setup(tv_http *h, const tv_http_req *req, xfer *x, struct curl_slist 
 		rc = add_header(hl, req->headers[i]);
 	for (size_t i = 0; !rc && signed_h && signed_h[i]; i++)
 		rc = add_header(hl, signed_h[i]);
-	/* no "Expect: 100-continue" round trip; no form content type */
-	if (!rc)
+	/* no "Expect: 100-continue" round trip; but not with CURLOPT_AWS_SIGV4,
+	 * which in curl 7.88 signs the empty header that is never sent */
+	if (!rc && !req->aws_sigv4)
 		rc = add_header(hl, "Expect:");
 	free_strv(signed_h);
 	if (rc)
@@ -745,6 +746,31 @@ void tv_http_rfile_close(tv_rfile *f)
 	tv_buf_free(&r->win);
 	free(r->url);
 	free(r);
+}
+
+/* ---- listings ------------------------------------------------------- */
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const tv_io_entry *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : x->is_dir - y->is_dir;
+}
+
+void tv_io__entries_unique(tv_io_entry *v, size_t *n)
+{
+	size_t k = 0;
+	if (*n < 2)
+		return;
+	qsort(v, *n, sizeof *v, cmp_entry);
+	for (size_t i = 0; i < *n; i++) {
+		if (k > 0 && !cmp_entry(&v[k - 1], &v[i])) {
+			free(v[i].name);
+			continue;
+		}
+		v[k++] = v[i];
+	}
+	*n = k;
 }
 
 /* ---- URIs ------------------------------------------------------------- */

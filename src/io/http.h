@@ -105,6 +105,10 @@ int tv_http_rfile_open(const tv_http_getter *g, const struct tv_io_methods *m, c
 int tv_http_rfile_read(tv_rfile *f, uint64_t off, size_t n, void *dst, tv_err *err);
 void tv_http_rfile_close(tv_rfile *f);
 
+/* Sorts a listing by name (directories after files of the same name) and
+ * drops repeated entries: a paged listing may repeat a prefix. */
+void tv_io__entries_unique(tv_io_entry *v, size_t *n);
+
 /* Parses a Content-Range value "bytes START-END/TOTAL"; -1 if malformed
  * or inconsistent (END < START, END >= TOTAL). */
 int tv_http_parse_content_range(const char *s, uint64_t *start, uint64_t *end, uint64_t *total);

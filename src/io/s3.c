@@ -11,6 +11,8 @@
  *                                              one, virtual-hosted URLs on
  *                                              s3.REGION.amazonaws.com
  *   TV_S3_CONDITIONAL_PUT                      1 (default) or 0, see below
+ *   TV_S3_LIST_PAGE                            keys a listing page asks for
+ *                                              (1 to 1000; for tests)
  *
  * Requests are signed with AWS Signature Version 4 by libcurl
  * (CURLOPT_AWS_SIGV4 "aws:amz:REGION:s3"). Bodies are hashed with SHA-256
@@ -59,6 +61,7 @@ typedef struct s3_io {
 	char *region, *key, *secret, *token;
 	char *sigv4;    /* "aws:amz:REGION:s3" */
 	int cond_put;   /* the endpoint honours If-None-Match: * on PUT */
+	int page;       /* max-keys of a listing page (TV_S3_LIST_PAGE), 0 = default */
 	tv_http *http;
 } s3_io;
 
@@ -398,7 +401,8 @@ static int list_prefix(s3_io *io, const char *p, int max_keys, entries *e, tv_er
 	char *token = NULL;
 	int rc = 0;
 	for (int page = 0; !rc; page++) {
-		char *url = list_url(io, p, token, max_keys), *trunc = NULL, *next = NULL;
+		char *url = list_url(io, p, token, max_keys ? max_keys : io->page);
+		char *trunc = NULL, *next = NULL;
 		tv_http_resp resp;
 		if (!url) {
 			rc = TV_ENOMEM_SET(err, io->uri);
@@ -457,6 +461,7 @@ static int s3_list(tv_io *io_, const char *dir, tv_io_entry **out, size_t *n, tv
 		tv_io_entries_free(e.v, e.n);
 		return rc;
 	}
+	tv_io__entries_unique(e.v, &e.n);
 	*out = e.v;
 	*n = e.n;
 	return 0;
@@ -576,6 +581,15 @@ int tv_io_s3_open(tv_io **out, const char *uri, tv_err *err)
 	if (!(io = calloc(1, sizeof *io)))
 		return TV_ENOMEM_SET(err, uri);
 	io->base.m = cond && !strcmp(cond, "0") ? &s3_methods_nocond : &s3_methods;
+	if (env("TV_S3_LIST_PAGE", NULL)) {
+		uint64_t pg;
+		const char *ps = env("TV_S3_LIST_PAGE", NULL);
+		if (tv_http_parse_u64(ps, strlen(ps), &pg) || pg < 1 || pg > 1000) {
+			free(io);
+			return tv_err_set(err, TV_EINVAL, "TV_S3_LIST_PAGE must be 1 to 1000, not '%s'", ps);
+		}
+		io->page = (int)pg;
+	}
 	io->cond_put = io->base.m == &s3_methods;
 	if ((rc = tv_io__split_uri(uri, "s3://", &io->bucket, &io->prefix, err)))
 		goto fail;
