@@ -142,6 +142,21 @@ char *tv_xml_text(const char *val, size_t vlen);
 /* tv_xml_find then tv_xml_text; NULL when absent or malformed. */
 char *tv_xml_get(const char *xml, size_t n, const char *tag);
 
+/* Azure Shared Key (io/azure.c). The string to sign of a request:
+ * content_length 0 signs as empty; xms holds the x-ms-* headers as
+ * "name:value" (lower-case names, any order; at most 8); path is the URL's
+ * encoded path; query holds name, value pairs (lower-case names, decoded
+ * values; at most 16 pairs), NULL-terminated. NULL on no memory or too
+ * many. Caller frees. */
+char *tv_azure__string_to_sign(const char *verb, size_t content_length, const char *content_type,
+                               const char *if_none_match, const char *const *xms,
+                               const char *account, const char *path,
+                               const char *const *query);
+/* base64(HMAC-SHA256(key, sts)) into out (44 characters + NUL); 0 or -1. */
+int tv_azure__sign(const unsigned char *key, size_t key_len, const char *sts, char out[64]);
+/* Decodes standard padded base64 of at most 128 bytes; -1 if malformed. */
+int tv_azure__base64_decode(const char *s, unsigned char *out, size_t cap, size_t *len);
+
 /* Parses "2024-01-02T03:04:05.123Z" (ISO 8601, as in S3 listings) or
  * "Tue, 02 Jan 2024 03:04:05 GMT" (RFC 1123, as in HTTP headers and Azure
  * listings) into ns since the epoch. Returns 0, or -1 if malformed. */
