@@ -137,3 +137,81 @@ session s3 s3://tvbucket/team/vectors
 session az az://tvcont/team/vectors
 check "S3 gives the same query results as a local directory" cmp -s "$TMP/local.transcript" "$TMP/s3.transcript"
 check "Azure gives the same query results as a local directory" cmp -s "$TMP/local.transcript" "$TMP/az.transcript"
+
+# cleanup removes objects: the old versions go, the newest still reads.
+for b in s3 az; do
+	db=s3://tvbucket/team/vectors
+	[ $b = az ] && db=az://tvcont/team/vectors
+	expect_exit 0 "$b cleanup" "$TEAVEC" cleanup --older-than 0 --db "$db" --collection docs &&
+		expect_exit 0 "$b versions after cleanup" "$TEAVEC" versions --db "$db" --collection docs --json &&
+		check "$b: cleanup leaves only the newest version" test "$(echo "$OUT" | jq -c '[.[].version]')" = '[3]' &&
+		expect_exit 0 "$b query after cleanup" "$TEAVEC" query "alpha" --db "$db" --collection docs -k 5 &&
+		check "$b: the newest version still reads after cleanup" \
+			test "$(echo "$OUT" | jq -c '[.results[].id] | sort')" = '["a","d","o"]'
+done
+
+# Listings in pages of one key follow S3 continuation tokens.
+expect_exit 0 "s3 paged versions" env TV_S3_LIST_PAGE=1 "$TEAVEC" stats --db s3://tvbucket/team/vectors --json &&
+	check "s3: a listing in pages of one key gives the same collections" \
+		test "$(echo "$OUT" | jq -c '[to_entries[] | [.key, .value.rows]]')" = '[["docs",3],["files",4],["files.files",2]]'
+
+# A table larger than the 1 MiB read window: 3000 rows of 256 floats.
+for db in s3://tvbucket/big az://tvcont/big; do
+	"$TVTABLE" upsert "$db" big 256 0 3000 >/dev/null 2>"$TMP/err" || cat "$TMP/err" >&2
+	check "$db: 3000 rows of 256 dimensions read back" test "$("$TVTABLE" count "$db" big 2>&1)" = 3000
+	check "$db: vector search over windowed reads finds row 2718" \
+		test "$("$TVTABLE" search "$db" big 256 2718 2>&1)" = id2718
+done
+
+# Concurrent commits: 4 writers at once. Each commit is a put-if-absent of
+# the next manifest; a writer that loses gets TV_EEXISTS and retries on top
+# of the winner. Had a commit overwritten another, rows would be missing.
+for db in s3://tvbucket/conc az://tvcont/conc; do
+	for i in 0 1 2 3; do
+		"$TVTABLE" upsert "$db" c 8 $((i * 10)) 10 "w$i" >/dev/null 2>"$TMP/conc$i.err" &
+		eval "cpid$i=\$!"
+	done
+	okw=0
+	for i in 0 1 2 3; do
+		eval "wait \$cpid$i" && okw=$((okw + 1))
+	done
+	check "$db: 4 concurrent writers all commit" test "$okw" = 4 || cat "$TMP"/conc*.err >&2
+	check "$db: no commit is lost (40 rows)" test "$("$TVTABLE" count "$db" c 2>&1)" = 40
+	check "$db: 4 commits are 4 versions" test "$("$TVTABLE" version "$db" c | jq .collections.c)" = 4
+done
+
+# The fallback for endpoints without conditional writes (plain s3rver).
+expect_exit 0 "plain store" env AWS_ENDPOINT_URL=http://127.0.0.1:$PLAINPORT TV_S3_CONDITIONAL_PUT=0 \
+	"$TEAVEC" store --db s3://tvbucket/plain --input @"$TMP/in.json" &&
+	expect_exit 0 "plain upsert" env AWS_ENDPOINT_URL=http://127.0.0.1:$PLAINPORT TV_S3_CONDITIONAL_PUT=0 \
+		"$TEAVEC" store --db s3://tvbucket/plain --input @"$TMP/up.json" &&
+	expect_exit 0 "plain versions" env AWS_ENDPOINT_URL=http://127.0.0.1:$PLAINPORT TV_S3_CONDITIONAL_PUT=0 \
+		"$TEAVEC" versions --db s3://tvbucket/plain --collection docs --json &&
+	check "plain s3rver with TV_S3_CONDITIONAL_PUT=0 (HEAD then PUT): sequential commits version" \
+		test "$(echo "$OUT" | jq -c '[.[].version]')" = '[1,2]'
+
+# Wrong credentials: a non-zero exit and the service's answer.
+expect_exit 1 "s3 wrong secret" env AWS_SECRET_ACCESS_KEY=not-the-secret \
+	"$TEAVEC" query "alpha" --db s3://tvbucket/team/vectors --collection docs &&
+	check "S3: a wrong secret key is HTTP 403 SignatureDoesNotMatch" \
+		contains "$ERR" "HTTP 403 SignatureDoesNotMatch"
+check "S3: the message names the credentials to check" contains "$ERR" "AWS_SECRET_ACCESS_KEY"
+expect_exit 1 "az wrong key" env AZURE_STORAGE_KEY="$(head -c 64 /dev/zero | base64 -w0)" \
+	"$TEAVEC" query "alpha" --db az://tvcont/team/vectors --collection docs &&
+	check "Azure: a wrong account key is HTTP 403" contains "$ERR" "HTTP 403"
+check "Azure: the message names the credentials to check" contains "$ERR" "AZURE_STORAGE_KEY"
+
+# Settings and URIs that cannot work are TV_EINVAL naming what is wrong.
+expect_exit 1 "s3 no key" env -u AWS_ACCESS_KEY_ID "$TEAVEC" query "alpha" --db s3://tvbucket/x &&
+	check "S3: a missing AWS_ACCESS_KEY_ID is named" contains "$ERR" "AWS_ACCESS_KEY_ID is not set"
+expect_exit 1 "s3 bad bucket" "$TEAVEC" query "alpha" --db s3://Bad_Bucket/x &&
+	check "S3: a malformed bucket name is named" contains "$ERR" "s3://Bad_Bucket/x"
+expect_exit 1 "s3 dotdot" "$TEAVEC" query "alpha" --db s3://tvbucket/a/../b &&
+	check "S3: '..' in the prefix is refused" contains "$ERR" "'..'"
+expect_exit 1 "az no key" env -u AZURE_STORAGE_KEY "$TEAVEC" query "alpha" --db az://tvcont/x &&
+	check "Azure: a missing AZURE_STORAGE_KEY is named" contains "$ERR" "AZURE_STORAGE_KEY is not set"
+expect_exit 1 "az bad key" env AZURE_STORAGE_KEY='not base64!' "$TEAVEC" query "alpha" --db az://tvcont/x &&
+	check "Azure: a key that is not base64 is named" contains "$ERR" "AZURE_STORAGE_KEY is not valid base64"
+expect_exit 1 "s3 down" env AWS_ENDPOINT_URL=http://127.0.0.1:1 "$TEAVEC" query "alpha" --db s3://tvbucket/x &&
+	check "S3: an endpoint that refuses connections names the URL" contains "$ERR" "http://127.0.0.1:1/tvbucket"
+finish
