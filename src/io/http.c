@@ -602,9 +602,9 @@ int tv_http_parse_u64(const char *s, size_t n, uint64_t *out)
 	if (n == 0 || n > 20)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]) || v > (UINT64_MAX - 9) / 10)
+		if (!isdigit((unsigned char)s[i]) || __builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(s[i] - '0'), &v))
 			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
 	}
 	*out = v;
 	return 0;
