@@ -11,12 +11,19 @@ int tv_io_open(tv_io **out, const char *uri, tv_err *err)
 {
 	static const char *const remote[] = {"s3://", "az://", "gs://", "abfs://"};
 	*out = NULL;
+#if TV_WITH_HTTP
+	if (!strncmp(uri, "s3://", 5))
+		return tv_io_s3_open(out, uri, err);
+	if (!strncmp(uri, "az://", 5))
+		return tv_io_azure_open(out, uri, err);
+#endif
 	for (size_t i = 0; i < TV_ARRAY_LEN(remote); i++)
 		if (!strncmp(uri, remote[i], strlen(remote[i])))
 			return tv_err_set(err, TV_EUNSUPPORTED,
-			                  "%s: object storage (%s) is not available in this version of "
-			                  "teavec yet; use a local directory",
-			                  uri, remote[i]);
+			                  "%s: %s is not available in this build of teavec%s", uri,
+			                  remote[i], TV_WITH_HTTP ? "; use s3:// or az://"
+			                  : " (configure with -DTV_WITH_HTTP=ON, which needs libcurl and "
+			                    "OpenSSL)");
 	if (strstr(uri, "://") && strncmp(uri, "file://", 7))
 		return tv_err_set(err, TV_EUNSUPPORTED, "%s: unknown URI scheme", uri);
 	return tv_io_local_open(out, strncmp(uri, "file://", 7) ? uri : uri + 7, err);
