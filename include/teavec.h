@@ -213,6 +213,14 @@ int tv_store_restore_state(tv_store *s, const char *json);
  * NULL collection = every collection. */
 int tv_store_optimize(tv_store *s, const char *collection);
 
+/* Automatic vector-index upkeep after writes (on by default: the index
+ * is built when a collection reaches 256 rows, then extended and
+ * retrained as it grows), turned off or on for collection, for this
+ * handle only. A bulk load turns it off, writes, and turns it on again:
+ * turning it on brings the index up to date at once, so it is built once
+ * instead of after every batch. The memory store has no index: a no-op. */
+int tv_store_set_auto_index(tv_store *s, const char *collection, int on);
+
 /* Rebuilds collection's vector index from scratch (lancedb store): new
  * partitions and codebooks trained on the current rows, for the store's
  * metric and index settings. The memory store has none: a no-op. */

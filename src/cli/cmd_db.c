@@ -153,12 +153,18 @@ int tv_cmd_stats(int argc, char **argv)
 			       json_integer_value(json_object_get(js, "version")),
 			       json_integer_value(json_object_get(js, "fragments")),
 			       (double)json_integer_value(json_object_get(js, "bytes")) / 1e6);
-			if (json_is_object(ix))
-				printf("  IVF_PQ %s, %" JSON_INTEGER_FORMAT " partitions x %" JSON_INTEGER_FORMAT
-				       " sub-vectors, %" JSON_INTEGER_FORMAT " rows indexed, %" JSON_INTEGER_FORMAT
-				       " not yet\n",
+			if (json_is_object(ix) &&
+			    strcmp(json_string_value(json_object_get(ix, "search")), "ivf_pq"))
+				printf("  IVF_PQ %s: exact search (the rows have no cluster structure to "
+				       "partition)\n",
+				       json_string_value(json_object_get(ix, "metric")));
+			else if (json_is_object(ix))
+				printf("  IVF_PQ %s, %" JSON_INTEGER_FORMAT " partitions (probes %" JSON_INTEGER_FORMAT
+				       ") x %" JSON_INTEGER_FORMAT " sub-vectors, %" JSON_INTEGER_FORMAT
+				       " rows indexed, %" JSON_INTEGER_FORMAT " not yet\n",
 				       json_string_value(json_object_get(ix, "metric")),
 				       json_integer_value(json_object_get(ix, "partitions")),
+				       json_integer_value(json_object_get(ix, "nprobes")),
 				       json_integer_value(json_object_get(ix, "sub_vectors")),
 				       json_integer_value(json_object_get(ix, "indexed_rows")),
 				       json_integer_value(json_object_get(ix, "unindexed_rows")));

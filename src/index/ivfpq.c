@@ -167,6 +167,73 @@ static int train_pq(tv_ivfpq_builder *b, const float *r, size_t n, unsigned iter
 	return rc;
 }
 
+/* The partitions a query must probe by default: over up to 200 sample
+ * rows as queries, the rank (by centroid distance) of the partition of
+ * each of their 10 nearest other sample rows; the 99th percentile of those
+ * ranks, + 1. Neighbours in the sample are farther apart than in the whole
+ * table, so this errs towards probing more; 99% of the coarse recall
+ * leaves room for what the codes lose before re-ranking. */
+static uint32_t calibrate(const tv_ivfpq_builder *b, const float *xs, size_t n,
+                          const uint32_t *as)
+{
+	const tv_kernels *kk = tv_vec_kernels();
+	size_t nq = TV_MIN(n / 2, (size_t)200), nr = 0;
+	float *d = tv_mallocarray(n, sizeof *d), *cd = tv_mallocarray(b->nlist, sizeof *cd);
+	uint32_t *ranks = tv_mallocarray(nq * 10 + 1, sizeof *ranks), p = b->nlist;
+	if (nq < 10 || b->nlist == 1 || !d || !cd || !ranks)
+		goto done;
+	for (size_t i = 0; i < nq; i++) {
+		size_t qi = i * n / nq;
+		const float *q = xs + qi * b->dim;
+		tv_topk top;
+		if (b->metric == TV_METRIC_L2) {
+			kk->l2sq_batch(q, xs, n, b->dim, d);
+			kk->l2sq_batch(q, b->centroids, b->nlist, b->dim, cd);
+		} else { /* cosine rows are normalized here: both rank by -dot */
+			kk->dot_batch(q, xs, n, b->dim, d);
+			kk->dot_batch(q, b->centroids, b->nlist, b->dim, cd);
+			for (size_t j = 0; j < n; j++)
+				d[j] = -d[j];
+			for (uint32_t j = 0; j < b->nlist; j++)
+				cd[j] = -cd[j];
+		}
+		d[qi] = INFINITY;
+		if (tv_topk_init(&top, 10))
+			goto done;
+		tv_topk_push_array(&top, d, n, 0);
+		for (size_t a = 0; a < top.n; a++) {
+			float mine = cd[as[top.id[a]]];
+			uint32_t r = 0;
+			for (uint32_t j = 0; j < b->nlist; j++)
+				r += cd[j] < mine;
+			ranks[nr++] = r;
+		}
+		tv_topk_free(&top);
+	}
+	if (nr) {
+		uint32_t *cnt = calloc((size_t)b->nlist + 1, sizeof *cnt);
+		size_t need = (nr * 99 + 99) / 100, seen = 0;
+		if (!cnt)
+			goto done;
+		for (size_t i = 0; i < nr; i++)
+			cnt[TV_MIN(ranks[i], b->nlist)]++;
+		for (p = 0; p < b->nlist && seen + cnt[p] < need; p++)
+			seen += cnt[p];
+		p = TV_MIN(p + 1, b->nlist);
+		free(cnt);
+	}
+done:
+	free(d);
+	free(cd);
+	free(ranks);
+	return p;
+}
+
+bool tv_ivfpq_builder_useful(const tv_ivfpq_builder *b)
+{
+	return b->nprobes * 2 <= b->nlist;
+}
+
 int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
                    tv_metric metric, const tv_ivfpq_params *params, uint64_t trained_rows,
                    tv_err *err)
@@ -197,12 +264,21 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 	if ((rc = tv_kmeans(xs, n, dim, p.nlist, p.iters, p.seed, b->centroids)) ||
 	    (rc = tv_kmeans_assign(xs, n, dim, b->centroids, p.nlist, as, NULL)))
 		goto fail;
-	/* residuals in place; the product quantizer learns from at most 16k
-	 * (64 per codeword) */
+	b->nprobes = calibrate(b, xs, n, as);
+	if (!tv_ivfpq_builder_useful(b)) {
+		/* the partitions do not separate the data (no cluster structure,
+		 * e.g. lexical hash embeddings): no codes, searches stay exact */
+		free(xs);
+		free(as);
+		*out = b;
+		return 0;
+	}
+	/* residuals in place; the product quantizer learns from at most 8k
+	 * (32 per codeword: more bought no recall on bench/ivf.sh's data) */
 	for (size_t i = 0; i < n; i++)
 		for (size_t t = 0; t < dim; t++)
 			xs[i * dim + t] -= b->centroids[(size_t)as[i] * dim + t];
-	npq = TV_MIN(n, (size_t)16384);
+	npq = TV_MIN(n, (size_t)8192);
 	if (npq < n) /* a strided subset: the caller's sample is already random */
 		for (size_t i = 0; i < npq; i++)
 			memmove(xs + i * dim, xs + (i * n / npq) * dim, dim * sizeof *xs);
@@ -313,6 +389,8 @@ int tv_ivfpq_builder_add(tv_ivfpq_builder *b, const float *x, size_t n, const ui
 	const size_t blk = 8192;
 	float *buf = NULL;
 	int rc = 0;
+	if (!tv_ivfpq_builder_useful(b))
+		return 0; /* an index that only records coverage */
 	if (reserve(b, n) ||
 	    (b->metric == TV_METRIC_COSINE && !(buf = tv_mallocarray(TV_MIN(n, blk), b->dim * sizeof *buf))))
 		return TV_ENOMEM_SET(err, "index entries");
@@ -557,130 +635,6 @@ int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
 	return tv_wfile_commit(w, TV_IO_PUT_IF_ABSENT, err);
 }
 
-/* ---- calibration ------------------------------------------------------ */
-
-typedef struct calib_ctx {
-	const uint64_t *addrs; /* the sample's, ascending */
-	size_t n;
-	uint64_t self;
-} calib_ctx;
-
-static long find_addr(const uint64_t *a, size_t n, uint64_t v)
-{
-	size_t lo = 0, hi = n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (a[mid] < v)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < n && a[lo] == v ? (long)lo : -1;
-}
-
-static bool in_sample(void *vc, uint64_t addr)
-{
-	calib_ctx *c = vc;
-	return addr != c->self && find_addr(c->addrs, c->n, addr) >= 0;
-}
-
-/* recall@10 over the sample queries of the index b's view with nprobes
- * and 100 candidates re-ranked exactly. */
-static double calib_recall(const tv_ivfpq *v, const float *x, const uint64_t *addrs, size_t n,
-                           const size_t *qi, size_t nq, const uint32_t *gt, size_t nprobes,
-                           tv_err *err)
-{
-	size_t hit = 0, want = 0;
-	for (size_t i = 0; i < nq; i++) {
-		calib_ctx c = {addrs, n, addrs[qi[i]]};
-		const float *q = x + qi[i] * v->dim;
-		tv_topk cand, top;
-		if (tv_topk_init(&cand, 100) || tv_topk_init(&top, 10)) {
-			tv_topk_free(&cand);
-			return -1;
-		}
-		if (tv_ivfpq_search(v, q, nprobes, &cand, in_sample, &c, err) == 0)
-			for (size_t j = 0; j < cand.n; j++) {
-				long s = find_addr(addrs, n, cand.id[j]);
-				tv_topk_push(&top, tv_distance(v->metric, q, x + (size_t)s * v->dim, v->dim),
-				             (uint64_t)s);
-			}
-		for (size_t a = 0; a < 10 && gt[i * 10 + a] != UINT32_MAX; a++) {
-			want++;
-			for (size_t b = 0; b < top.n; b++)
-				hit += top.id[b] == gt[i * 10 + a];
-		}
-		tv_topk_free(&cand);
-		tv_topk_free(&top);
-	}
-	return want ? (double)hit / (double)want : 1.0;
-}
-
-int tv_ivfpq_builder_calibrate(tv_ivfpq_builder *b, const float *x, const uint64_t *addrs,
-                               size_t n, tv_err *err)
-{
-	size_t nq = TV_MIN(n / 2, (size_t)200), *qi = NULL;
-	uint32_t *gt = NULL;
-	float *d = NULL;
-	tv_ivfpq v = {0};
-	int rc = TV_ENOMEM;
-	if (nq < 10 || b->nlist == 1) { /* too few to measure: probe a quarter */
-		b->nprobes = TV_MAX(1, b->nlist / 4);
-		return 0;
-	}
-	if (sort_entries(b) || !(qi = tv_mallocarray(nq, sizeof *qi)) ||
-	    !(gt = tv_mallocarray(nq * 10, sizeof *gt)) || !(d = tv_mallocarray(n, sizeof *d)))
-		goto done;
-	/* exact top 10 of each query among the other sample rows */
-	for (size_t i = 0; i < nq; i++) {
-		const float *q;
-		float qn;
-		tv_topk top;
-		qi[i] = i * n / nq;
-		q = x + qi[i] * b->dim;
-		qn = tv_vec_norm(q, b->dim);
-		tv_vec_distances(b->metric, q, qn > 0 ? 1.0f / qn : 0.0f, x, NULL, n, b->dim, d);
-		d[qi[i]] = INFINITY;
-		if (tv_topk_init(&top, 10))
-			goto done;
-		tv_topk_push_array(&top, d, n, 0);
-		tv_topk_sort(&top);
-		for (size_t a = 0; a < 10; a++)
-			gt[i * 10 + a] = a < top.n && top.dist[a] < INFINITY ? (uint32_t)top.id[a] : UINT32_MAX;
-		tv_topk_free(&top);
-	}
-	v.metric = b->metric;
-	v.dim = b->dim;
-	v.nlist = b->nlist;
-	v.m = b->m;
-	v.dsub = b->dsub;
-	v.nentries = b->n;
-	v.centroids = b->centroids;
-	v.codebooks = b->codebooks;
-	v.parts = b->parts;
-	v.addrs = b->addr;
-	v.codes = b->codes;
-	v.terms = b->terms;
-	/* the fewest partitions (doubling) reaching recall@10 0.98 on the
-	 * sample: neighbours there are farther apart than in the whole
-	 * table, so this errs on the side of probing more */
-	for (size_t p = 1;; p = TV_MIN(2 * p, (size_t)b->nlist)) {
-		double r = calib_recall(&v, x, addrs, n, qi, nq, gt, p, err);
-		if (r < 0)
-			goto done;
-		if (r >= 0.98 || p == b->nlist) {
-			b->nprobes = (uint32_t)p;
-			break;
-		}
-	}
-	rc = 0;
-done:
-	free(qi);
-	free(gt);
-	free(d);
-	return rc ? TV_ENOMEM_SET(err, "index calibration") : 0;
-}
-
 void tv_ivfpq_close(tv_ivfpq *ix)
 {
 	if (!ix)
@@ -818,11 +772,12 @@ static inline float adc(const float *T, const uint8_t *c, uint32_t m)
 	return (a0 + a1) + (a2 + a3);
 }
 
-int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, tv_topk *cand,
-                    bool (*accept)(void *ctx, uint64_t addr), void *ctx, tv_err *err)
+int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, bool filtered,
+                    tv_topk *cand, bool (*accept)(void *ctx, uint64_t addr), void *ctx,
+                    tv_err *err)
 {
 	const tv_kernels *kk = tv_vec_kernels();
-	size_t dim = ix->dim, ds = ix->dsub;
+	size_t dim = ix->dim, ds = ix->dsub, limit, seen = 0, kept = 0;
 	float *qn = tv_mallocarray(dim + ix->nlist + (size_t)ix->m * 256, sizeof *qn);
 	float *cd, *T;
 	tv_topk probe;
@@ -843,13 +798,14 @@ int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, tv_topk 
 	for (uint32_t s = 0; s < ix->m; s++)
 		kk->dot_batch(qn + s * ds, ix->codebooks + (size_t)s * 256 * ds, 256, ds, T + s * 256);
 	nprobes = TV_MAX(1, TV_MIN(nprobes, ix->nlist));
-	if (tv_topk_init(&probe, nprobes)) {
+	limit = filtered ? SIZE_MAX : nprobes;
+	if (tv_topk_init(&probe, filtered ? ix->nlist : nprobes)) {
 		free(qn);
 		return TV_ENOMEM_SET(err, "search");
 	}
 	tv_topk_push_array(&probe, cd, ix->nlist, 0);
 	tv_topk_sort(&probe);
-	for (size_t pi = 0; pi < probe.n; pi++) {
+	for (size_t pi = 0; pi < probe.n && pi < limit; pi++) {
 		uint32_t p = (uint32_t)probe.id[pi];
 		float base, scale = ix->metric == TV_METRIC_L2 ? -2.0f : -1.0f;
 		base = ix->metric == TV_METRIC_COSINE ? 1.0f + cd[p] : cd[p];
@@ -857,8 +813,21 @@ int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, tv_topk 
 			float d = base + scale * adc(T, ix->codes + e * ix->m, ix->m);
 			if (ix->terms)
 				d += ix->terms[e];
-			if (d < tv_topk_worst(cand) && accept(ctx, ix->addrs[e]))
+			if (seen < 1024) { /* measuring how many rows accept() keeps */
+				bool ok = accept(ctx, ix->addrs[e]);
+				seen++;
+				kept += ok;
+				if (ok && d < tv_topk_worst(cand))
+					tv_topk_push(cand, d, ix->addrs[e]);
+			} else if (d < tv_topk_worst(cand) && accept(ctx, ix->addrs[e])) {
 				tv_topk_push(cand, d, ix->addrs[e]);
+			}
+		}
+		if (filtered && seen >= 1024 && limit == SIZE_MAX) {
+			/* a filter keeping a fraction f of the rows: probe 1/f times
+			 * as many partitions, so as many passing rows are weighed */
+			double f = kept ? (double)kept / (double)seen : 1.0 / 1024;
+			limit = (size_t)TV_MIN((double)ix->nlist, ceil((double)nprobes / f));
 		}
 	}
 	tv_topk_free(&probe);

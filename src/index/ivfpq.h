@@ -49,7 +49,8 @@ typedef struct tv_ivfpq {
 	uint64_t table_version; /* the version it was built or extended at */
 	uint64_t trained_rows;  /* rows in the table when the quantizers were trained */
 	uint64_t nentries, nfrags;
-	uint32_t nprobes;       /* calibrated default (0 = none) */
+	uint32_t nprobes;       /* default, calibrated by training (0 = none); over
+	                         * nlist / 2 means the index keeps no codes */
 	const uint64_t *frags;  /* nfrags pairs (fragment id, physical rows), ids ascending */
 	const float *centroids; /* nlist x dim */
 	const float *codebooks; /* m x 256 x dsub */
@@ -85,11 +86,11 @@ int tv_ivfpq_builder_copy(tv_ivfpq_builder *b, const tv_ivfpq *ix,
 uint64_t tv_ivfpq_builder_entries(const tv_ivfpq_builder *b);
 /* Declares a covered fragment (call in ascending id order). */
 int tv_ivfpq_builder_cover(tv_ivfpq_builder *b, uint64_t frag_id, uint64_t rows, tv_err *err);
-/* Measures on a sample of the indexed rows (x: n vectors whose row
- * addresses, ascending, are addrs) the fewest partitions to probe for
- * recall@10 >= 0.98, the default queries then use. */
-int tv_ivfpq_builder_calibrate(tv_ivfpq_builder *b, const float *x, const uint64_t *addrs,
-                               size_t n, tv_err *err);
+/* Whether probing beats an exact scan: false when training found that
+ * queries would have to probe over half the partitions (data without
+ * cluster structure). Such an index keeps no codes; it records which
+ * fragments were looked at, and searches stay exact. */
+bool tv_ivfpq_builder_useful(const tv_ivfpq_builder *b);
 /* Writes the index to path (created only if absent). */
 int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
                            uint64_t table_version, tv_err *err);
@@ -104,9 +105,13 @@ long tv_ivfpq_find_frag(const tv_ivfpq *ix, uint64_t frag_id);
 /* Approximate search: the estimated distances of the entries of the
  * nprobes partitions nearest to q go into cand (its k = how many
  * candidates to keep), skipping entries accept() refuses (deleted rows,
- * fragments gone, filtered out). accept is called only for entries that
- * would enter cand. Returns 0 or TV_ENOMEM. */
-int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, tv_topk *cand,
-                    bool (*accept)(void *ctx, uint64_t addr), void *ctx, tv_err *err);
+ * fragments gone, filtered out). accept is called for the first 1,024
+ * entries, then only for those that would enter cand. With filtered, the
+ * share of those first entries accept() keeps, f, scales the partitions
+ * probed to nprobes / f (a filter keeping half the rows probes twice as
+ * many). Returns 0 or TV_ENOMEM. */
+int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, bool filtered,
+                    tv_topk *cand, bool (*accept)(void *ctx, uint64_t addr), void *ctx,
+                    tv_err *err);
 
 #endif

@@ -11,6 +11,9 @@
 
 #if TV_HAVE_BLAS
 #include <cblas.h>
+#include <pthread.h>
+/* OpenBLAS's own (declared here too: cblas.h may be another vendor's). */
+void openblas_set_num_threads(int num_threads);
 #endif
 
 #if defined(__x86_64__) && !defined(__clang_analyzer__)
@@ -77,6 +80,8 @@ typedef struct assign_job {
 	uint32_t *assign;
 	float *dist;
 	float *cbt; /* small path: transposed centroids (d x 256), k <= 256 */
+	size_t n, nb; /* BLAS path: points, and points per block */
+	bool nomem;
 } assign_job;
 
 /* Small path (k <= 256, d <= 32): the PQ trainer's case. */
@@ -108,7 +113,40 @@ static uint32_t argmin_row(const float *g, const float *cn, size_t k, float *bes
 	return bi;
 }
 
-#if !TV_HAVE_BLAS
+#if TV_HAVE_BLAS
+/* OpenBLAS threads would spin (sched_yield) between our many mid-sized
+ * calls; we split the work across cores ourselves, one sgemm per block
+ * per thread. (Process-wide: an application linking OpenBLAS too gets
+ * single-threaded BLAS calls; libteavec parallelizes its own.) */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_threaded(void) { openblas_set_num_threads(1); }
+
+/* Blocks [b, e) of nb points against all centroids: one sgemm each, then
+ * the argmin of each row. */
+static void assign_blas(void *ctx, size_t b, size_t e)
+{
+	assign_job *j = ctx;
+	float *g = tv_mallocarray(j->nb * j->k, sizeof *g);
+	if (!g) {
+		j->nomem = true;
+		return;
+	}
+	for (size_t blk = b; blk < e; blk++) {
+		size_t at = blk * j->nb, m = TV_MIN(j->nb, j->n - at);
+		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)j->k, (int)j->d, 1.0f,
+		            j->x + at * j->d, (int)j->d, j->c, (int)j->d, 0.0f, g, (int)j->k);
+		for (size_t i = 0; i < m; i++) {
+			float best;
+			j->assign[at + i] = argmin_row(g + i * j->k, j->cn, j->k, &best);
+			if (j->dist) {
+				const float *xi = j->x + (at + i) * j->d;
+				j->dist[at + i] = fmaxf(0.0f, best + tv_kernels_scalar.dot(xi, xi, j->d));
+			}
+		}
+	}
+	free(g);
+}
+#else
 static void assign_kernels(void *ctx, size_t b, size_t e)
 {
 	assign_job *j = ctx;
@@ -140,7 +178,7 @@ static void assign_kernels(void *ctx, size_t b, size_t e)
 int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
                      uint32_t *assign, float *dist)
 {
-	assign_job j = {x, c, NULL, d, k, assign, dist, NULL};
+	assign_job j = {x, c, NULL, d, k, assign, dist, NULL, n, 0, false};
 	float *cn = tv_mallocarray(k, sizeof *cn);
 	int rc = 0;
 	if (!cn)
@@ -167,30 +205,11 @@ int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t 
 		return 0;
 	}
 #if TV_HAVE_BLAS
-	{
-		/* blocks of points against all centroids: one sgemm each (OpenBLAS
-		 * uses every core), then the argmin of each row */
-		size_t nb = TV_MAX(1, TV_MIN(n, (size_t)(4u << 20) / k));
-		float *g = tv_mallocarray(nb * k, sizeof *g);
-		if (!g) {
-			free(cn);
-			return TV_ENOMEM;
-		}
-		for (size_t b = 0; b < n; b += nb) {
-			size_t m = TV_MIN(nb, n - b);
-			cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)k, (int)d, 1.0f,
-			            x + b * d, (int)d, c, (int)d, 0.0f, g, (int)k);
-			for (size_t i = 0; i < m; i++) {
-				float best;
-				assign[b + i] = argmin_row(g + i * k, cn, k, &best);
-				if (dist) {
-					const float *xi = x + (b + i) * d;
-					dist[b + i] = fmaxf(0.0f, best + tv_kernels_scalar.dot(xi, xi, d));
-				}
-			}
-		}
-		free(g);
-	}
+	j.nb = TV_MAX(1, TV_MIN(n, (size_t)(1u << 20) / k));
+	pthread_once(&blas_once, blas_single_threaded);
+	tv_parallel_for((n + j.nb - 1) / j.nb, 1, assign_blas, &j);
+	if (j.nomem)
+		rc = TV_ENOMEM;
 #else
 	tv_parallel_for(n, 256, assign_kernels, &j);
 #endif

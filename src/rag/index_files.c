@@ -734,6 +734,13 @@ int tv_rag__index_files(tv_rag *r, const json_t *params, json_t **res)
 	u.prog.files_total = w.n;
 	if (w.errors)
 		json_array_extend(u.errors, w.errors);
+	/* one index build at the end instead of one per batch; the file-state
+	 * table is never searched by vector: no index for it */
+	if (tv_store_set_auto_index(u.store, u.coll, 0) ||
+	    tv_store_set_auto_index(u.store, u.state_coll, 0)) {
+		rc = tv_rag__fail(res, TV_ENOMEM, "index: %s", tv_store_errmsg(u.store));
+		goto out;
+	}
 	for (size_t i = 0; i < w.n && !rc; i++) {
 		rc = one_file(&u, &s, &w, &w.files[i], incremental, reembed, max_size, res);
 		u.prog.files_done = i + 1;
@@ -747,6 +754,9 @@ int tv_rag__index_files(tv_rag *r, const json_t *params, json_t **res)
 		rc = tv_rag__fail(res, rc, "collection '%s': %s", u.coll, tv_store_errmsg(u.store));
 	if (!rc)
 		rc = remove_gone(&u, &s, roots, npaths, &removed, res);
+	if (tv_store_set_auto_index(u.store, u.coll, 1) && !rc)
+		rc = tv_rag__fail(res, TV_EIO, "collection '%s': vector index: %s", u.coll,
+		                  tv_store_errmsg(u.store));
 	if (!rc) {
 		json_t *out = json_object();
 		json_object_set_new(out, "success", json_true());

@@ -27,6 +27,12 @@ typedef struct ldb_coll {
 	uint64_t cleaned; /* version of this handle's last cleanup */
 } ldb_coll;
 
+/* A collection whose automatic index upkeep this handle turned off. */
+typedef struct ldb_noauto {
+	char **names;
+	size_t n;
+} ldb_noauto;
+
 typedef struct ldb_store {
 	tv_store base;
 	char *root;
@@ -38,6 +44,7 @@ typedef struct ldb_store {
 	int64_t keep_seconds;    /* and every version younger than this */
 	bool auto_index;         /* build / extend the IVF_PQ index after writes */
 	tv_ivfpq_params ix;      /* its parameters (0 = automatic) */
+	ldb_noauto noauto;
 	ldb_coll *colls;
 	size_t ncolls;
 } ldb_store;
@@ -110,13 +117,23 @@ static int refuse_pinned(ldb_store *s, const char *coll);
  * fragments once min_frags of them exist; clean up every 16 versions. */
 static ldb_coll *find_coll(ldb_store *s, const char *name);
 
+static bool auto_index(const ldb_store *s, const char *coll)
+{
+	if (!s->auto_index)
+		return false;
+	for (size_t i = 0; i < s->noauto.n; i++)
+		if (!strcmp(s->noauto.names[i], coll))
+			return false;
+	return true;
+}
+
 static int maintain(ldb_store *s, const char *coll, tv_table *t, size_t min_frags)
 {
 	size_t merged = 0, removed = 0;
 	ldb_coll *c = find_coll(s, coll);
 	int rc = tv_table_compact(t, s->small_rows, min_frags, &merged, &s->base.err);
 	/* the vector index: built at 256 rows, then extended / retrained */
-	if (!rc && (s->auto_index || min_frags <= 2))
+	if (!rc && (auto_index(s, coll) || min_frags <= 2))
 		rc = tv_table_index_update(t, s->metric, &s->ix,
 		                           min_frags <= 2 ? TV_INDEX_OPTIMIZE : TV_INDEX_AUTO, NULL,
 		                           &s->base.err);
@@ -194,7 +211,7 @@ static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n,
 		return TV_ENOMEM_SET(&st->err, "collection");
 	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
 	free(dir);
-	if (!rc && s->auto_index)
+	if (!rc && auto_index(s, coll))
 		rc = tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
 	tv_table_close(t); /* get_table caches it on next use */
 	return rc;
@@ -249,15 +266,15 @@ static int ldb_overwrite(tv_store *st, const char *coll, const tv_row *rows, siz
 	if (t) {
 		if ((rc = tv_table_overwrite(t, rows, n, (uint32_t)dim, &st->err)))
 			return rc;
-		return s->auto_index ? tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL,
-		                                             &st->err)
-		                     : 0;
+		return auto_index(s, coll) ? tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO,
+		                                                   NULL, &st->err)
+		                           : 0;
 	}
 	if (!(dir = table_dir(coll)))
 		return TV_ENOMEM_SET(&st->err, "collection");
 	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
 	free(dir);
-	if (!rc && s->auto_index)
+	if (!rc && auto_index(s, coll))
 		rc = tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
 	tv_table_close(t);
 	return rc;
@@ -511,9 +528,46 @@ static void ldb_free(tv_store *st)
 		free(s->colls[i].name);
 	}
 	free(s->colls);
+	for (size_t i = 0; i < s->noauto.n; i++)
+		free(s->noauto.names[i]);
+	free(s->noauto.names);
 	tv_io_free(s->io);
 	free(s->root);
 	free(s);
+}
+
+static int ldb_set_auto_index(tv_store *st, const char *coll, bool on)
+{
+	ldb_store *s = (ldb_store *)st;
+	ldb_coll *c;
+	tv_table *t;
+	size_t i;
+	int rc;
+	for (i = 0; i < s->noauto.n && strcmp(s->noauto.names[i], coll); i++)
+		;
+	if (!on) {
+		char **v;
+		if (i < s->noauto.n)
+			return 0;
+		if (!(v = tv_reallocarray(s->noauto.names, s->noauto.n + 1, sizeof *v)))
+			return TV_ENOMEM_SET(&st->err, "settings");
+		s->noauto.names = v;
+		if (!(v[s->noauto.n] = tv_strdup(coll)))
+			return TV_ENOMEM_SET(&st->err, "settings");
+		s->noauto.n++;
+		return 0;
+	}
+	if (i < s->noauto.n) {
+		free(s->noauto.names[i]);
+		s->noauto.names[i] = s->noauto.names[--s->noauto.n];
+	}
+	/* on again: bring the index up to date now */
+	c = find_coll(s, coll);
+	if (!s->auto_index || (c && c->pinned))
+		return 0;
+	if ((rc = get_table(s, coll, &t)) || !t)
+		return rc;
+	return tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
 }
 
 static int ldb_reindex(tv_store *st, const char *coll)
@@ -570,9 +624,11 @@ static int ldb_stats(tv_store *st, const char *coll, json_t *out)
 	if (ii.present)
 		json_object_set_new(
 			out, "index",
-			json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "type", "IVF_PQ", "metric",
+			json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s}", "type", "IVF_PQ",
+		          "search", ii.codes ? "ivf_pq" : "exact (no cluster structure)", "metric",
 		          tv_metric_name(ii.metric), "partitions", (json_int_t)ii.nlist, "sub_vectors",
-		          (json_int_t)ii.m, "indexed_rows", (json_int_t)ii.indexed_rows,
+		          (json_int_t)ii.m, "nprobes", (json_int_t)ii.nprobes,
+		          "indexed_rows", (json_int_t)ii.indexed_rows,
 		          "unindexed_rows", (json_int_t)ii.unindexed_rows, "trained_rows",
 		          (json_int_t)ii.trained_rows, "built_version", (json_int_t)ii.built_version,
 		          "bytes", (json_int_t)ii.bytes, "file", ii.file));
@@ -583,6 +639,7 @@ static const tv_store_methods ldb_methods = {
 	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_overwrite, ldb_scan, ldb_get_state,
 	ldb_restore_state,
 	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free, ldb_stats, ldb_reindex,
+	ldb_set_auto_index,
 };
 
 /* ~ expanded, relative paths made absolute; URIs kept as they are. */

@@ -541,6 +541,16 @@ int tv_store_optimize(tv_store *s, const char *collection)
 	return s->m->optimize ? s->m->optimize(s, collection) : 0;
 }
 
+int tv_store_set_auto_index(tv_store *s, const char *collection, int on)
+{
+	int rc;
+	tv_err_clear(&s->err);
+	collection = coll_or_default(collection);
+	if ((rc = tv_collection_name_check(collection, &s->err)))
+		return rc;
+	return s->m->set_auto_index ? s->m->set_auto_index(s, collection, on != 0) : 0;
+}
+
 int tv_store_reindex(tv_store *s, const char *collection)
 {
 	int rc;

@@ -73,6 +73,7 @@ typedef struct tv_store_methods {
 	/* {"fragments", "version", "bytes", "index": {...}} beyond rows/dim (may be NULL) */
 	int (*stats)(tv_store *s, const char *collection, json_t *out);
 	int (*reindex)(tv_store *s, const char *collection); /* may be NULL */
+	int (*set_auto_index)(tv_store *s, const char *collection, bool on); /* may be NULL */
 } tv_store_methods;
 
 struct tv_store {

@@ -62,6 +62,9 @@ typedef struct tv_table_index_info {
 	bool present;
 	tv_metric metric;
 	uint32_t nlist, m;
+	uint32_t nprobes;       /* partitions a query probes by default */
+	bool codes;             /* false: the data has no cluster structure the
+	                         * partitions could use; searches are exact */
 	uint64_t entries;       /* rows encoded (deleted ones included) */
 	uint64_t trained_rows;  /* table rows when it was trained */
 	uint64_t built_version; /* version it was built or extended at */

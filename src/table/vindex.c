@@ -200,8 +200,8 @@ static int few_rows(tv_table *t, const tv_filter_eq *eq, bool *few, tv_err *err)
 	return 0;
 }
 
-/* Partitions probed by default: what the build calibrated on a sample of
- * the rows (recall@10 >= 0.98 there), else about 1/12 of them. */
+/* Partitions probed by default: what training calibrated on its sample
+ * (99% of the sample's nearest neighbours reached), else about 1/12. */
 static size_t auto_nprobes(const tv_ivfpq *ix)
 {
 	if (ix->nprobes)
@@ -271,7 +271,7 @@ int tv_table__index_search(tv_table *t, const float *q, tv_metric metric, size_t
 		return 0; /* data the partitions do not separate: exact is as fast */
 	if (tv_topk_init(&cand, k > SIZE_MAX / refine ? SIZE_MAX / 2 : TV_MAX(k * refine, k)))
 		return TV_ENOMEM_SET(err, "search");
-	if (!(rc = tv_ivfpq_search(t->ix, q, nprobes, &cand, accept, &ac, err)))
+	if (!(rc = tv_ivfpq_search(t->ix, q, nprobes, filter != NULL, &cand, accept, &ac, err)))
 		rc = rerank(t, q, metric, &cand, top, err);
 	tv_topk_free(&cand);
 	*used = rc == 0;
@@ -311,9 +311,8 @@ static int read_vec(tv_table *t, uint64_t addr, float *dst, tv_err *err)
 }
 
 /* A seeded uniform sample of n live rows' vectors (n x dim, caller frees)
- * in storage order, and their row addresses (ascending). */
-static int sample(tv_table *t, size_t n, uint64_t seed, float **out, uint64_t **ids,
-                  tv_err *err)
+ * in storage order. */
+static int sample(tv_table *t, size_t n, uint64_t seed, float **out, tv_err *err)
 {
 	uint64_t *a = tv_mallocarray(t->live ? t->live : 1, sizeof *a), s = seed + 0x51;
 	size_t na = 0;
@@ -336,17 +335,13 @@ static int sample(tv_table *t, size_t n, uint64_t seed, float **out, uint64_t **
 	qsort(a, n, sizeof *a, cmp_u64); /* storage order reads */
 	if (!(x = tv_mallocarray(n ? n : 1, t->dim * sizeof *x)))
 		rc = TV_ENOMEM_SET(err, "index sample");
-	for (size_t i = 0; !rc && i < n; i++) {
+	for (size_t i = 0; !rc && i < n; i++)
 		rc = read_vec(t, a[i], x + i * t->dim, err);
-		a[i] = (t->frags[a[i] >> 32].id << 32) | (a[i] & 0xffffffffu);
-	}
-	if (rc) {
-		free(a);
+	free(a);
+	if (rc)
 		free(x);
-	} else {
+	else
 		*out = x;
-		*ids = a; /* fragments are in id order: still ascending */
-	}
 	return rc;
 }
 
@@ -445,10 +440,9 @@ static int build(tv_table *t, tv_metric metric, const tv_ivfpq_params *params, t
 	tv_ivfpq_params p = params ? *params : (tv_ivfpq_params){0};
 	tv_ivfpq_builder *b = NULL;
 	float *x = NULL;
-	uint64_t *ids = NULL;
 	int rc;
 	tv_ivfpq_defaults(&p, t->live, t->dim);
-	if ((rc = sample(t, p.sample, p.seed, &x, &ids, err)) ||
+	if ((rc = sample(t, p.sample, p.seed, &x, err)) ||
 	    (rc = tv_ivfpq_train(&b, x, TV_MIN(p.sample, t->live), t->dim, metric, &p, t->live,
 	                         err)))
 		goto done;
@@ -456,12 +450,9 @@ static int build(tv_table *t, tv_metric metric, const tv_ivfpq_params *params, t
 		if (!(rc = add_frag(t, b, fi, err)))
 			rc = tv_ivfpq_builder_cover(b, t->frags[fi].id, t->frags[fi].rows, err);
 	if (!rc)
-		rc = tv_ivfpq_builder_calibrate(b, x, ids, TV_MIN(p.sample, t->live), err);
-	if (!rc)
 		rc = install(t, b, err);
 done:
 	free(x);
-	free(ids);
 	tv_ivfpq_builder_free(b);
 	return rc;
 }
@@ -540,6 +531,8 @@ int tv_table_index_stat(tv_table *t, tv_table_index_info *info, tv_err *err)
 	info->metric = t->ix->metric;
 	info->nlist = t->ix->nlist;
 	info->m = t->ix->m;
+	info->nprobes = t->ix->nprobes;
+	info->codes = !t->ix->nprobes || t->ix->nprobes * 2 <= t->ix->nlist;
 	info->entries = t->ix->nentries;
 	info->trained_rows = t->ix->trained_rows;
 	info->built_version = t->ix->table_version;

@@ -144,7 +144,7 @@ static double recall(const tv_ivfpq *ix, const float *x, size_t n, const float *
 		tv_topk_init(&cand, 100);
 		tv_topk_init(&exact, 10);
 		tv_topk_init(&top, 10);
-		if (tv_ivfpq_search(ix, q, nprobes, &cand, acc, NULL, &err))
+		if (tv_ivfpq_search(ix, q, nprobes, acc == even_rows, &cand, acc, NULL, &err))
 			fprintf(stderr, "search: %s\n", err.msg);
 		for (size_t i = 0; i < cand.n; i++)
 			tv_topk_push(&top, tv_distance(metric, q, x + cand.id[i] * D, D), cand.id[i]);
@@ -211,7 +211,7 @@ static void test_probing_every_partition_finds_the_exact_neighbour(void)
 		tv_topk cand;
 		bool found = false;
 		tv_topk_init(&cand, 10);
-		tv_ivfpq_search(ix, x + i * D, ix->nlist, &cand, all_rows, NULL, &err);
+		tv_ivfpq_search(ix, x + i * D, ix->nlist, false, &cand, all_rows, NULL, &err);
 		for (size_t j = 0; j < cand.n; j++)
 			found |= cand.id[j] == i;
 		CHECK_MSG(found, "row %zu not among its own 10 nearest estimates", i);
