@@ -68,17 +68,21 @@ static int int_setting(const json_t *settings, const char *key, long lo, long hi
 
 /* base + path, with "http://" added to a bare host:port (as OLLAMA_HOST
  * may be) and trailing slashes of base dropped. */
-static int make_url(tv_http_emb *e, const char *base, tv_err *err)
+static int make_url(tv_http_emb *e, const char *base, const json_t *settings, tv_err *err)
 {
+	char from[120];
 	size_t bl = strlen(base);
 	const char *scheme = strstr(base, "://") ? "" : "http://";
+	if (json_object_get(settings, e->p->base_key))
+		snprintf(from, sizeof from, "settings.rag.%s", e->p->base_key);
+	else
+		snprintf(from, sizeof from, "$%s (settings.rag.%s)", e->p->base_env, e->p->base_key);
 	while (bl > 0 && base[bl - 1] == '/')
 		bl--;
 	if (*scheme == 0 && strncmp(base, "http://", 7) && strncmp(base, "https://", 8))
-		return tv_err_set(err, TV_EINVAL, "settings.rag.%s: '%s' is not an http(s) URL",
-		                  e->p->base_key, base);
-	if (bl == 0)
-		return tv_err_set(err, TV_EINVAL, "settings.rag.%s: empty URL", e->p->base_key);
+		return tv_err_set(err, TV_EINVAL, "%s: '%s' is not an http(s) URL", from, base);
+	if (bl == 0 || strpbrk(base, " \t\r\n"))
+		return tv_err_set(err, TV_EINVAL, "%s: '%s' is not a URL", from, base);
 	if (!(e->url = tv_sprintf("%s%.*s%s", scheme, (int)bl, base, e->p->path)))
 		return TV_ENOMEM_SET(err, "a URL");
 	return 0;
@@ -297,7 +301,7 @@ static int configure(tv_http_emb *e, const json_t *settings, tv_err *err)
 	                      &batch, err)) ||
 	    (rc = int_setting(settings, "embedding_timeout", 1, 3600, TIMEOUT_DEFAULT_S, &timeout,
 	                      err)) ||
-	    (rc = make_url(e, base, err)))
+	    (rc = make_url(e, base, settings, err)))
 		return rc;
 	if (!*model)
 		return tv_err_set(err, TV_EINVAL, "settings.rag.embedding_model: empty");
