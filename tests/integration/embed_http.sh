@@ -227,6 +227,15 @@ bad_o() {
 	check "ollama malformed ($1): says what is wrong" contains "$ERR" "$2"
 }
 bad_o badjson "the response is not JSON"
+cat >"$TMP/slow.yaml" <<Y
+settings: {rag: {vector_store: memory, embedding_provider: ollama, ollama_base_url: "$BASE",
+                 embedding_model: slow, embedding_dimensions: 4, embedding_timeout: 1}}
+nodes:
+  - {name: e, uses: embedding.create, with: {text: ["a"]}, output: r}
+Y
+TV_HTTP_RETRIES=0 expect_exit 0 "slow" "$TEAVEC" run "$TMP/slow.yaml"
+check "embedding_timeout: a slow server fails the action, naming the URL" \
+	contains "$(echo "$OUT" | jq -r .r.error)" "ollama embedder: POST $BASE/api/embed: Timeout was reached"
 bad_o short "0 embeddings for 1 texts"
 
 finish

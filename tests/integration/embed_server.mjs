@@ -19,6 +19,7 @@
 //   huge        a value (1e39) that is not finite as a float
 //   noindex     OpenAI items without "index", in input order
 //   locked      401 unless "Authorization: Bearer sesame"
+//   slow        answers after 3 s
 //   missing     404 {"error": "model \"missing\" not found, try pulling it first"} (Ollama)
 import http from 'node:http';
 import fs from 'node:fs';
@@ -69,6 +70,9 @@ function handle(req, res, raw) {
 		if (req.headers.authorization !== 'Bearer sesame')
 			return send(res, 401, { error: { message: 'Incorrect API key provided' } });
 		break;
+	case 'slow':
+		setTimeout(() => send(res, 200, { model, embeddings: vs }), 3000);
+		return;
 	case 'missing':
 		return send(res, 404, { error: 'model "missing" not found, try pulling it first' });
 	}
