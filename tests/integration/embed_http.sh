@@ -7,6 +7,11 @@
 . "$(dirname "$0")/../e2e/lib.bash"
 SRC=${TV_SOURCE_DIR:?}
 command -v node >/dev/null || { echo "node is needed" >&2; exit 1; }
+if echo '{"texts": ["x"]}' | OPENAI_BASE_URL=http://127.0.0.1:1 TV_HTTP_RETRIES=0 \
+	"$TEAVEC" store --db memory --embedder openai 2>&1 | grep -q "built without HTTP support"; then
+	echo "skipped: this teavec was built without TV_WITH_HTTP"
+	exit 0
+fi
 SERVER_PID=
 cleanup() {
 	[ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
