@@ -75,7 +75,7 @@ static void index_usage(FILE *f)
 	        "  --ext .md,.c         only these extensions (any case)\n"
 	        "  --chunk-by KIND      line, paragraph (default) or document\n"
 	        "  --embedder NAME      hash (default), static, openai or ollama\n"
-	        "  --model M            the embedder's model\n"
+	        "  --model M            the embedder's model (static: the word-vector file)\n"
 	        "  --max-file-size N    skip files over N bytes (default 10485760)\n"
 	        "  --no-recursive       only the files directly in each directory\n"
 	        "  --full               re-embed every file, changed or not\n"

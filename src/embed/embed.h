@@ -27,6 +27,10 @@ struct tv_embedder {
 
 /* Provider constructors; settings is the settings.rag object (may be NULL). */
 int tv_embed_hash_new(tv_embedder **out, const json_t *settings, tv_err *err);
+int tv_embed_static_new(tv_embedder **out, const json_t *settings, tv_err *err);
+/* HTTP providers (embed/http_*.c, built with TV_WITH_HTTP only). */
+int tv_embed_openai_new(tv_embedder **out, const json_t *settings, tv_err *err);
+int tv_embed_ollama_new(tv_embedder **out, const json_t *settings, tv_err *err);
 
 /* embedding_dimensions from settings, or def; TV_EINVAL naming the key. */
 int tv_embed__dims(const json_t *settings, size_t def, size_t *out, tv_err *err);

@@ -2,6 +2,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "config.h"
 #include "embed/embed.h"
 
 int tv_embed__dims(const json_t *settings, size_t def, size_t *out, tv_err *err)
@@ -34,11 +35,21 @@ int tv_embedder_open(tv_embedder **out, const char *settings)
 	prov = json_string_value(json_object_get(js, "embedding_provider"));
 	if (!prov || !strcmp(prov, "hash"))
 		rc = tv_embed_hash_new(out, js, NULL);
-	else if (!strcmp(prov, "static") || !strcmp(prov, "openai") || !strcmp(prov, "ollama"))
+	else if (!strcmp(prov, "static"))
+		rc = tv_embed_static_new(out, js, NULL);
+#if TV_WITH_HTTP
+	else if (!strcmp(prov, "openai"))
+		rc = tv_embed_openai_new(out, js, NULL);
+	else if (!strcmp(prov, "ollama"))
+		rc = tv_embed_ollama_new(out, js, NULL);
+#else
+	else if (!strcmp(prov, "openai") || !strcmp(prov, "ollama"))
 		rc = tv_err_set(NULL, TV_EUNSUPPORTED,
-		                "settings.rag.embedding_provider '%s' is not available in this version "
-		                "of teavec yet; use 'hash'",
+		                "settings.rag.embedding_provider '%s': this teavec was built without "
+		                "HTTP support; rebuild with cmake -DTV_WITH_HTTP=ON (needs libcurl and "
+		                "OpenSSL)",
 		                prov);
+#endif
 	else
 		rc = tv_err_set(NULL, TV_EINVAL,
 		                "settings.rag.embedding_provider: unknown '%s' (expected hash, static, "

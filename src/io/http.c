@@ -191,9 +191,15 @@ static int setup(tv_http *h, const tv_http_req *req, xfer *x, struct curl_slist 
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_upload);
 		curl_easy_setopt(c, CURLOPT_READDATA, x);
 		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->body_len);
+	} else if (!strcmp(req->method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 	} else if (strcmp(req->method, "GET")) {
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	}
+	if (req->timeout_s > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT, req->timeout_s);
 	if (req->aws_sigv4) {
 		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, req->aws_sigv4);
 		curl_easy_setopt(c, CURLOPT_USERNAME, req->aws_key);
@@ -217,6 +223,28 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/* The wait a 429 or 503 asks for in Retry-After (seconds, or an HTTP
+ * date), capped at max_s; -1 when there is none. */
+static long retry_after_ms(const tv_http_resp *resp, long max_s)
+{
+	char *v, *end;
+	long ms = -1;
+	int64_t ns;
+	if (max_s <= 0 || (resp->status != 429 && resp->status != 503) ||
+	    !(v = tv_http_header(resp, "Retry-After")))
+		return -1;
+	if (*v >= '0' && *v <= '9') {
+		double s = strtod(v, &end);
+		if (!*end)
+			ms = s > (double)max_s ? max_s * 1000 : (long)(s * 1000);
+	} else if (!tv_http_parse_time(v, strlen(v), &ns)) {
+		int64_t d = ns / 1000000 - tv_time_ns() / 1000000;
+		ms = d < 0 ? 0 : d > max_s * 1000 ? max_s * 1000 : (long)d;
+	}
+	free(v);
+	return ms;
+}
+
 static int retryable(CURLcode cc, long status)
 {
 	if (cc != CURLE_OK)
@@ -230,14 +258,19 @@ static int retryable(CURLcode cc, long status)
 int tv_http_do(tv_http *h, const tv_http_req *req, tv_http_resp *resp, tv_err *err)
 {
 	CURLcode cc = CURLE_OK;
+	long wait_ms = -1;
 	memset(resp, 0, sizeof *resp);
 	for (int attempt = 0;; attempt++) {
 		struct curl_slist *hl = NULL;
 		xfer x = {resp, req->max_body ? req->max_body : MAX_BODY_DEFAULT, 0,
 		          req->body, req->body_len, 0};
 		int rc;
-		if (attempt)
+		if (attempt && wait_ms >= 0) {
+			struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+			nanosleep(&ts, NULL);
+		} else if (attempt) {
 			backoff(attempt - 1);
+		}
 		resp->body.len = resp->headers.len = 0;
 		resp->status = 0;
 		resp->attempts = attempt + 1;
@@ -257,6 +290,7 @@ int tv_http_do(tv_http *h, const tv_http_req *req, tv_http_resp *resp, tv_err *e
 		}
 		if (attempt >= h->retries || !retryable(cc, resp->status))
 			break;
+		wait_ms = cc == CURLE_OK ? retry_after_ms(resp, req->retry_after_max_s) : -1;
 	}
 	if (cc != CURLE_OK) {
 		int n = resp->attempts;

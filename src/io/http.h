@@ -32,10 +32,10 @@ typedef int (*tv_http_sign_fn)(void *ctx, const struct tv_http_req *req, char **
                                tv_err *err);
 
 typedef struct tv_http_req {
-	const char *method;         /* "GET", "HEAD", "PUT", "DELETE" */
+	const char *method;         /* "GET", "HEAD", "PUT", "POST", "DELETE" */
 	const char *url;            /* fully encoded */
 	const char *const *headers; /* NULL-terminated "Name: value", or NULL */
-	const void *body;           /* PUT body (may be NULL when body_len is 0) */
+	const void *body;           /* PUT or POST body (may be NULL when body_len is 0) */
 	size_t body_len;
 	size_t max_body;            /* a longer response body is TV_EIO; 0 = 64 MiB */
 	const char *aws_sigv4;      /* CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3"), or NULL */
@@ -43,6 +43,9 @@ typedef struct tv_http_req {
 	const char *aws_secret;
 	tv_http_sign_fn sign;       /* optional, called before each attempt */
 	void *sign_ctx;
+	/* Added for the HTTP embedders (embed/http_*.c); 0 keeps the defaults. */
+	long timeout_s;             /* a whole attempt may take this long; 0 = no limit */
+	long retry_after_max_s;     /* honour a Retry-After of a 429 or 503 up to this */
 } tv_http_req;
 
 typedef struct tv_http_resp {
