@@ -190,6 +190,28 @@ expect_exit 0 "plain store" env AWS_ENDPOINT_URL=http://127.0.0.1:$PLAINPORT TV_
 	check "plain s3rver with TV_S3_CONDITIONAL_PUT=0 (HEAD then PUT): sequential commits version" \
 		test "$(echo "$OUT" | jq -c '[.[].version]')" = '[1,2]'
 
+# examples/rag-s3.yaml: documents under an S3 prefix indexed into a
+# database in the same bucket, answered, edited, reindexed.
+s3req() { # METHOD PATH [FILE]: a request signed by curl's command line tool
+	curl -s -o /dev/null -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" -u S3RVER:S3RVER \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X "$1" ${3:+-T "$3"} "http://127.0.0.1:$S3PORT/$2"
+}
+check "rag-s3: the example's bucket is created" test "$(s3req PUT teavec-demo)" = 200
+printf 'Commit protocol\n\nA new table version is committed atomically: the manifest is created only if absent.\n' >"$TMP/commit.md"
+printf 'Fragments\n\nData files hold the rows of a fragment.\n' >"$TMP/frag.md"
+check "rag-s3: documents uploaded" \
+	test "$(s3req PUT teavec-demo/docs/commit.md "$TMP/commit.md") $(s3req PUT teavec-demo/docs/sub/frag.md "$TMP/frag.md")" = "200 200"
+expect_exit 0 "rag-s3 run" "$TEAVEC" run "$SRC/examples/rag-s3.yaml" &&
+	check "rag-s3 indexes the S3 prefix and answers from the right object" \
+		test "$(echo "$OUT" | jq -c '[.indexed, .unchanged, .best_file]')" = '[2,0,"s3://teavec-demo/docs/commit.md"]'
+expect_exit 0 "rag-s3 rerun" "$TEAVEC" run "$SRC/examples/rag-s3.yaml" &&
+	check "rag-s3: a second run embeds nothing" test "$(echo "$OUT" | jq -c '[.indexed, .unchanged]')" = '[0,2]'
+check "rag-s3: an object deleted from the prefix" test "$(s3req DELETE teavec-demo/docs/sub/frag.md)" = 204
+expect_exit 0 "rag-s3 after delete" "$TEAVEC" run "$SRC/examples/rag-s3.yaml" --input '{"question": "data files rows fragment"}' &&
+	check "rag-s3: ...loses its chunks" test "$(echo "$OUT" | jq -c '[.removed, ([.answers[].metadata.file] | unique)]')" = '[1,["s3://teavec-demo/docs/commit.md"]]'
+expect_exit 0 "rag-s3 stats" "$TEAVEC" stats --db s3://teavec-demo/vectors --collection rag_s3 --json &&
+	check "rag-s3: the database lives in the bucket" test "$(echo "$OUT" | jq .rag_s3.rows)" = 2
+
 # Wrong credentials: a non-zero exit and the service's answer.
 expect_exit 1 "s3 wrong secret" env AWS_SECRET_ACCESS_KEY=not-the-secret \
 	"$TEAVEC" query "alpha" --db s3://tvbucket/team/vectors --collection docs &&
