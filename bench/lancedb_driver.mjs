@@ -1,6 +1,11 @@
-// LanceDB 0.39 on the same workloads and files as bench_store (teavec):
-//   node bench/lancedb_driver.mjs DATA_DIR DB_DIR DIM
-// Prints one JSON object with the same keys.
+// LanceDB 0.39 on the workloads of `teavec bench`, same files, same rows:
+//   node bench/lancedb_driver.mjs --base F.fvecs --queries F.fvecs --gt F.ivecs
+//        [--metric cosine|l2|dot] [-k 10] [--nq 1000] --db DIR
+// Row i: id "id<i>", text "text <i>", path "src/p<i % 100>.md", metadata
+// '{"cat": "c<i % 10>", "half": <i % 2>}' (a JSON string column: LanceDB
+// cannot filter inside it, so its metadata filters are LIKE patterns).
+// Ground truth: the .ivecs files `teavec bench` wrote (F.ivecs, and
+// F-path/-cat/-half.ivecs for the filters). Prints one JSON object.
 import { createRequire } from "node:module";
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -10,77 +15,101 @@ import url from "node:url";
 const here = path.dirname(url.fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, "..", ".deps/node/node_modules/x.js"));
 const lancedb = require("@lancedb/lancedb");
-const [data, db, dimArg, coldArg] = process.argv.slice(2);
-const dim = Number(dimArg);
 
-function readFvecs(file) {
+const args = { metric: "cosine", k: 10, nq: 1000 };
+for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^-+/, "")] = process.argv[i + 1];
+const k = Number(args.k), metric = args.metric;
+
+function readFvecs(file, limit = Infinity) {
   const b = fs.readFileSync(file);
-  const n = b.length / (4 * (dim + 1));
-  const out = new Array(n);
-  for (let i = 0; i < n; i++) out[i] = new Float32Array(b.buffer, b.byteOffset + i * 4 * (dim + 1) + 4, dim);
-  return out;
+  const dim = b.readInt32LE(0), n = Math.min(limit, b.length / (4 * (dim + 1)));
+  const v = new Float32Array(n * dim);
+  for (let i = 0; i < n; i++) v.set(new Float32Array(b.buffer.slice(b.byteOffset + i * 4 * (dim + 1) + 4, b.byteOffset + (i + 1) * 4 * (dim + 1))), i * dim);
+  return { n, dim, v, row: (i) => Array.from(v.subarray(i * dim, (i + 1) * dim)) };
 }
-const queries = readFvecs(path.join(data, "queries.fvecs"));
+function readGt(file, nq) {
+  const b = fs.readFileSync(file), rec = 4 * (k + 1), gt = [];
+  for (let i = 0; i < nq; i++) gt.push(Array.from(new Int32Array(b.buffer.slice(b.byteOffset + i * rec + 4, b.byteOffset + (i + 1) * rec))).filter((x) => x >= 0));
+  return gt;
+}
 const ms = () => Number(process.hrtime.bigint()) / 1e6;
-const pct = (v) => { v.sort((a, b) => a - b); return [v[Math.floor(v.length / 2)], v[Math.floor((v.length * 99) / 100)]]; };
+const qs = readFvecs(args.queries, Number(args.nq));
+const nq = qs.n;
 
-if (coldArg !== undefined) { // a fresh process: open and answer one query
-  const conn = await lancedb.connect(db);
-  const t = await conn.openTable("bench");
-  await t.search(Array.from(queries[Number(coldArg)])).distanceType("cosine").bypassVectorIndex().limit(10).toArray();
+if (args.cold !== undefined) { // a fresh process: open and answer one query
+  const t = await (await lancedb.connect(args.db)).openTable("bench");
+  await t.vectorSearch(qs.row(Number(args.cold) % nq)).distanceType(metric).select(["id", "_distance"]).limit(k).toArray();
   process.exit(0);
 }
 
-const base = readFvecs(path.join(data, "base.fvecs"));
-const row = (k, round) => ({ id: `id${k}`, text: `text ${k} r${round}`, path: `src/p${k % 100}.md`,
-  metadata: JSON.stringify({ cat: `c${k % 10}` }), vector: Array.from(base[k % base.length]) });
-fs.rmSync(db, { recursive: true, force: true });
-const conn = await lancedb.connect(db);
-let t = null;
-let spent = 0; // only the library calls are timed, as for teavec
-for (let i = 0; i < base.length; i += 10000) {
+const base = readFvecs(args.base);
+const row = (i, round) => ({ id: `id${i}`, text: `text ${i} r${round}`, path: `src/p${i % 100}.md`,
+  metadata: `{"cat": "c${i % 10}", "half": ${i % 2}}`, vector: base.row(i % base.n) });
+fs.rmSync(args.db, { recursive: true, force: true });
+const conn = await lancedb.connect(args.db);
+let t = null, spent = 0; // only the library calls are timed
+for (let i = 0; i < base.n; i += 10000) {
   const batch = [];
-  for (let k = i; k < Math.min(base.length, i + 10000); k++) batch.push(row(k, 0));
-  const t0 = ms();
+  for (let j = i; j < Math.min(base.n, i + 10000); j++) batch.push(row(j, 0));
+  const s = ms();
   if (!t) t = await conn.createTable("bench", batch, { dataStorageVersion: "2.0" });
   else await t.add(batch);
-  spent += ms() - t0;
+  spent += ms() - s;
 }
-const ingest = base.length / (spent / 1000);
-const nq = Math.min(queries.length, 100);
-async function lat(where) {
-  const v = [];
+const ingest = base.n / (spent / 1000), rss = process.resourceUsage().maxRSS / 1024;
+
+async function run({ exact = false, refine = 0, where = null, gt = null }) {
+  const lat = [];
+  let hit = 0, want = 0;
   for (let i = 0; i < nq; i++) {
-    const s = ms();
-    let q = t.search(Array.from(queries[i])).distanceType("cosine").bypassVectorIndex().limit(10);
+    let q = t.vectorSearch(qs.row(i)).distanceType(metric).select(["id", "_distance"]).limit(k);
+    if (exact) q = q.bypassVectorIndex();
+    if (refine) q = q.refineFactor(refine);
     if (where) q = q.where(where);
-    await q.toArray();
-    v.push(ms() - s);
+    const s = ms();
+    const rows = await q.toArray();
+    lat.push(ms() - s);
+    if (gt) {
+      const want_i = new Set(gt[i]);
+      want += gt[i].length;
+      for (const r of rows) if (want_i.has(Number(r.id.slice(2)))) hit++;
+    }
   }
-  return pct(v);
+  lat.sort((a, b) => a - b);
+  return { p50_ms: lat[Math.floor(nq / 2)], p99_ms: lat[Math.floor((nq * 99) / 100)], recall: want ? hit / want : 1 };
 }
-const [p50, p99] = await lat(null);
-const [fp50, fp99] = await lat("path = 'src/p17.md'");
-const [mp50, mp99] = await lat("metadata LIKE '%\"cat\": \"c3\"%'");
+const gt = readGt(args.gt, nq), stem = args.gt.replace(/\.ivecs$/, "");
+const out = { system: "lancedb", version: "0.39", rows: base.n, dim: base.dim, metric, k, queries: nq,
+  ingest_rows_per_s: ingest, peak_rss_mb: rss };
+out.exact = await run({ exact: true, gt });
+let s = ms();
+await t.createIndex("vector", { config: lancedb.Index.ivfPq({ distanceType: metric }) });
+out.index_build_s = (ms() - s) / 1000;
+out.index = await run({ gt });
+out.index_refine10 = await run({ refine: 10, gt });
+out.filtered = {};
+for (const [name, where, suffix] of [["path_1pct", "path = 'src/p17.md'", "-path"],
+  ["meta_10pct", `metadata LIKE '%"cat": "c3"%'`, "-cat"], ["meta_50pct", `metadata LIKE '%"half": 1}'`, "-half"]]) {
+  const fgt = readGt(`${stem}${suffix}.ivecs`, nq);
+  const e = await run({ exact: true, where, gt: fgt }), x = await run({ refine: 10, where, gt: fgt });
+  out.filtered[name] = { where, exact_p50_ms: e.p50_ms, index_p50_ms: x.p50_ms, index_recall: x.recall, exact_recall: e.recall };
+}
 const up = [];
 for (let r = 0; r < 5; r++) {
   const batch = [];
-  for (let k = base.length - 500 + r * 1000; k < base.length + 500 + r * 1000; k++) batch.push(row(k, r + 1));
-  const s = ms();
+  for (let i = base.n - 500 + r * 1000; i < base.n + 500 + r * 1000; i++) batch.push(row(i, r + 1));
+  s = ms();
   await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(batch);
   up.push(ms() - s);
 }
+out.upsert_1000_median_ms = up.sort((a, b) => a - b)[2];
 const cold = [];
 for (let r = 0; r < 5; r++) {
-  const s = ms();
-  spawnSync(process.execPath, [url.fileURLToPath(import.meta.url), data, db, dimArg, String(r)]);
+  s = ms();
+  spawnSync(process.execPath, [url.fileURLToPath(import.meta.url), "--queries", args.queries, "--db", args.db,
+    "--metric", metric, "-k", String(k), "--nq", String(nq), "--cold", String(r)]);
   cold.push(ms() - s);
 }
-cold.sort((a, b) => a - b);
-const disk = Number(execFileSync("du", ["-sb", db]).toString().split("\t")[0]);
-const rss = process.resourceUsage().maxRSS / 1024;
-console.log(JSON.stringify({ system: "lancedb", rows: base.length, dim, metric: "cosine",
-  ingest_rows_per_s: Math.round(ingest), peak_rss_mb: Math.round(rss * 10) / 10,
-  exact_p50_ms: p50, exact_p99_ms: p99, path_filter_1pct_p50_ms: fp50, path_filter_1pct_p99_ms: fp99,
-  meta_filter_10pct_p50_ms: mp50, meta_filter_10pct_p99_ms: mp99, upsert_1000_ms: up.map((x) => Math.round(x * 10) / 10),
-  cold_start_ms: cold[2], disk_bytes: disk }));
+out.cold_start_ms = cold.sort((a, b) => a - b)[2];
+out.disk_bytes = Number(execFileSync("du", ["-sb", args.db]).toString().split("\t")[0]);
+console.log(JSON.stringify(out));

@@ -1,50 +1,66 @@
 #!/usr/bin/env bash
-# Runs teavec and LanceDB 0.39 side by side on the same clustered data and
-# prints one table with the ratio per workload.
-#   bench/run.sh [--rows N] [--dim D] [--out DIR]     (default 100000 x 384)
-# Needs the project built (scripts/build.sh) and LanceDB installed
-# (scripts/setup.sh --npm). Data are cached in bench/data/ (git-ignored).
+# teavec against LanceDB 0.39 on the same files, in the same run, workload
+# by workload: `teavec bench` and bench/lancedb_driver.mjs. Prints one
+# table per dataset (and keeps the JSON of both in the output folder).
+#   bench/run.sh [--datasets "clustered-100k fashion-mnist clustered-1m"] [--out DIR]
+# Datasets: clustered-100k (100,000 x 384, cosine; the default),
+# fashion-mnist (60,000 x 784, l2; Debian package dataset-fashion-mnist),
+# clustered-1m (1,000,000 x 128, cosine). Synthetic data come from
+# bench/gen.c (seeded); everything lands in bench/data/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rows=100000 dim=384 out=bench/out
+datasets="clustered-100k" out=bench/out
 while [ $# -gt 0 ]; do
 	case "$1" in
-	--rows) rows=$2; shift 2 ;;
-	--dim) dim=$2; shift 2 ;;
+	--datasets) datasets=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	*) echo "usage: bench/run.sh [--rows N] [--dim D] [--out DIR]" >&2; exit 2 ;;
+	*) echo "usage: bench/run.sh [--datasets LIST] [--out DIR]" >&2; exit 2 ;;
 	esac
 done
-data=bench/data/clustered-${rows}x${dim}
+case " $datasets " in *" fashion-mnist "*) bash scripts/setup.sh --bench >/dev/null ;; *) bash scripts/setup.sh --npm >/dev/null ;; esac
+[ -x build/teavec ] && [ -x build/gen ] || bash scripts/build.sh build >/dev/null
 mkdir -p bench/data "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+export LANCEDB_LOG=error RUST_LOG=error
 
-echo "== memory bandwidth and kernels" >&2
-build/bench_kernels --json >"$out/kernels.json"
-echo "== teavec ($rows x $dim)" >&2
-build/bench_store "$data" "$work/teavec" --n "$rows" --dim "$dim" --queries 200 >"$out/teavec.json"
-echo "== LanceDB 0.39 (same files)" >&2
-node bench/lancedb_driver.mjs "$data" "$work/lancedb" "$dim" >"$out/lancedb.json"
-
-jq -s '{machine: .[0], teavec: .[1], lancedb: .[2]}' "$out/kernels.json" "$out/teavec.json" \
-	"$out/lancedb.json" >"$out/result.json"
-jq -r '
-  def r(x): (x * 10 | round) / 10;
-  def row(name; a; b; better):
-    "| \(name) | \(r(a)) | \(r(b)) | \(if better == "higher" then r(a / b) else r(b / a) end)x |";
-  .teavec as $t | .lancedb as $l | .machine as $m |
-  "Rows \($t.rows) x \($t.dim), cosine; single-core memory bandwidth \(r($m.membw_gbs)) GB/s " +
-  "(exact-scan bound \(r($t.rows * $t.dim * 4 / $m.membw_gbs / 1e6)) ms)\n",
-  "| workload | teavec | LanceDB 0.39 | teavec advantage |",
-  "|---|---|---|---|",
-  row("ingest, rows/s (batches of 10,000)"; $t.ingest_rows_per_s; $l.ingest_rows_per_s; "higher"),
-  row("exact top-10 p50, ms"; $t.exact_p50_ms; $l.exact_p50_ms; "lower"),
-  row("exact top-10 p99, ms"; $t.exact_p99_ms; $l.exact_p99_ms; "lower"),
-  row("path filter 1%, p50 ms (exact)"; $t.path_filter_1pct_p50_ms; $l.path_filter_1pct_p50_ms; "lower"),
-  row("metadata filter 10%, p50 ms (exact)"; $t.meta_filter_10pct_p50_ms; $l.meta_filter_10pct_p50_ms; "lower"),
-  row("upsert 1,000 rows, median ms"; ($t.upsert_1000_ms | sort | .[2]); ($l.upsert_1000_ms | sort | .[2]); "lower"),
-  row("cold start: new process, open + 1 query, ms"; $t.cold_start_ms; $l.cold_start_ms; "lower"),
-  row("peak RSS while ingesting, MB"; $t.peak_rss_mb; $l.peak_rss_mb; "lower"),
-  row("on-disk bytes, MB"; $t.disk_bytes / 1e6; $l.disk_bytes / 1e6; "lower")
-' "$out/result.json" | tee "$out/table.md"
+for ds in $datasets; do
+	case $ds in
+	clustered-100k) dir=bench/data/clustered-100000x384 dim=384 metric=cosine n=100000 ;;
+	clustered-1m) dir=bench/data/clustered-1000000x128 dim=128 metric=cosine n=1000000 ;;
+	fashion-mnist) dir=bench/data/fashion-mnist dim=784 metric=l2 n=0 ;;
+	*) echo "bench/run.sh: unknown dataset $ds" >&2; exit 2 ;;
+	esac
+	if [ ! -f "$dir/base.fvecs" ]; then
+		if [ "$n" = 0 ]; then node bench/fashion_mnist.mjs "$dir"
+		else build/gen "$dir" --n "$n" --dim "$dim" --queries 1000; fi
+	fi
+	files=(--base "$dir/base.fvecs" --queries "$dir/queries.fvecs" --gt "$dir/gt.ivecs" --metric "$metric")
+	echo "== $ds: teavec" >&2
+	build/teavec bench "${files[@]}" --db "$work/teavec" --json >"$out/$ds-teavec.json"
+	rm -rf "$work/teavec"
+	echo "== $ds: LanceDB 0.39" >&2
+	node bench/lancedb_driver.mjs "${files[@]}" --db "$work/lancedb" >"$out/$ds-lancedb.json"
+	rm -rf "$work/lancedb"
+	jq -s -r --arg ds "$ds" '
+	  def r(x): if x >= 100 then (x | round) elif x >= 10 then ((x * 10 | round) / 10) else ((x * 100 | round) / 100) end;
+	  def q(x): "\(r(x.p50_ms)) ms (\((x.recall * 1000 | round) / 1000))";
+	  def adv(a; b): "\(r(b / a))x";
+	  .[0] as $t | .[1] as $l |
+	  "\($ds): \($t.rows) x \($t.dim), \($t.metric), k = \($t.k), \($t.queries) queries, single-threaded\n",
+	  "| workload | teavec | LanceDB 0.39 | teavec advantage |",
+	  "|---|---|---|---|",
+	  "| ingest, rows/s (batches of 10,000) | \($t.ingest_rows_per_s | round) | \($l.ingest_rows_per_s | round) | \(r($t.ingest_rows_per_s / $l.ingest_rows_per_s))x |",
+	  "| peak RSS while ingesting, MB | \(r($t.peak_rss_mb)) | \(r($l.peak_rss_mb)) | \(adv($t.peak_rss_mb; $l.peak_rss_mb)) |",
+	  "| exact top-k p50 / p99, ms | \(r($t.exact.p50_ms)) / \(r($t.exact.p99_ms)) | \(r($l.exact.p50_ms)) / \(r($l.exact.p99_ms)) | \(adv($t.exact.p50_ms; $l.exact.p50_ms)) |",
+	  "| IVF_PQ index build, s | \(r($t.index_build_s)) | \(r($l.index_build_s)) | \(adv($t.index_build_s; $l.index_build_s)) |",
+	  "| indexed query p50 (recall@k), defaults | \(q($t.index)) | \(q($l.index)) | \(adv($t.index.p50_ms; $l.index.p50_ms)) |",
+	  "| indexed query p50 (recall@k), LanceDB refine 10 | \(q($t.index)) | \(q($l.index_refine10)) | \(adv($t.index.p50_ms; $l.index_refine10.p50_ms)) |",
+	  "| indexed query p99, ms (teavec defaults, LanceDB refine 10) | \(r($t.index.p99_ms)) | \(r($l.index_refine10.p99_ms)) | \(adv($t.index.p99_ms; $l.index_refine10.p99_ms)) |",
+	  ($t.filtered | keys_unsorted[]) as $f |
+	    "| filter \($f): exact p50 ms; indexed p50 ms (recall) | \(r($t.filtered[$f].exact_p50_ms)); \(r($t.filtered[$f].index_p50_ms)) (\(($t.filtered[$f].index_recall * 1000 | round) / 1000)) | \(r($l.filtered[$f].exact_p50_ms)); \(r($l.filtered[$f].index_p50_ms)) (\(($l.filtered[$f].index_recall * 1000 | round) / 1000)) | \(adv($t.filtered[$f].index_p50_ms; $l.filtered[$f].index_p50_ms)) |",
+	  "| upsert 1,000 rows (half new), median ms | \(r($t.upsert_1000_median_ms)) | \(r($l.upsert_1000_median_ms)) | \(adv($t.upsert_1000_median_ms; $l.upsert_1000_median_ms)) |",
+	  "| cold start: new process, open + 1 query, ms | \(r($t.cold_start_ms)) | \(r($l.cold_start_ms)) | \(adv($t.cold_start_ms; $l.cold_start_ms)) |",
+	  "| on disk, MB | \(r($t.disk_bytes / 1e6)) | \(r($l.disk_bytes / 1e6)) | \(adv($t.disk_bytes; $l.disk_bytes)) |",
+	  ""' "$out/$ds-teavec.json" "$out/$ds-lancedb.json" | tee "$out/$ds-table.md"
+done

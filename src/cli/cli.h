@@ -25,6 +25,7 @@ int tv_cmd_versions(int argc, char **argv);
 int tv_cmd_optimize(int argc, char **argv);
 int tv_cmd_cleanup(int argc, char **argv);
 int tv_cmd_restore(int argc, char **argv);
+int tv_cmd_bench(int argc, char **argv);
 
 #include <jansson.h>
 /* settings.rag from --db / --embedder / --model (db NULL: $TEAVEC_DB or

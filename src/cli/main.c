@@ -13,11 +13,12 @@ static const tv_cli_command commands[] = {
 	{"store", "run vector.store with JSON parameters", tv_cmd_store},
 	{"query", "run vector.query with JSON parameters", tv_cmd_query},
 	{"run", "run a YAML agent", tv_cmd_run},
-	{"stats", "rows and versions of the collections", tv_cmd_stats},
+	{"stats", "rows, versions, bytes and vector index of the collections", tv_cmd_stats},
 	{"versions", "versions of a collection", tv_cmd_versions},
-	{"optimize", "compact and clean up now", tv_cmd_optimize},
+	{"optimize", "compact, index and clean up now", tv_cmd_optimize},
 	{"cleanup", "remove old versions (--older-than SECONDS)", tv_cmd_cleanup},
 	{"restore", "make an old version the newest", tv_cmd_restore},
+	{"bench", "benchmark workloads on fvecs files", tv_cmd_bench},
 	{"version", "print the version", tv_cmd_version},
 };
 

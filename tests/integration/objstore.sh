@@ -42,15 +42,16 @@ wait_port() {
 	return 1
 }
 
-start_s3rver() { # DIR LOG [--conditional]
+start_s3rver() { # DIR LOG [--conditional] (in this shell, so that cleanup kills it)
 	TV_SOURCE_DIR=$SRC node --openssl-legacy-provider "$SRC/tests/integration/objstore_s3rver.mjs" \
 		"$1" tvbucket ${3:-} >"$2" 2>&1 &
 	PIDS+=($!)
-	wait_port "$2" 'PORT [0-9]+'
 }
 
-S3PORT=$(start_s3rver "$TMP/s3" "$TMP/s3.log" --conditional) || exit 1
-PLAINPORT=$(start_s3rver "$TMP/s3plain" "$TMP/s3plain.log") || exit 1
+start_s3rver "$TMP/s3" "$TMP/s3.log" --conditional
+start_s3rver "$TMP/s3plain" "$TMP/s3plain.log"
+S3PORT=$(wait_port "$TMP/s3.log" 'PORT [0-9]+') || exit 1
+PLAINPORT=$(wait_port "$TMP/s3plain.log" 'PORT [0-9]+') || exit 1
 "$BIN/azurite-blob" --blobHost 127.0.0.1 --blobPort 0 --disableTelemetry --inMemoryPersistence \
 	>"$TMP/az.log" 2>&1 &
 PIDS+=($!)
