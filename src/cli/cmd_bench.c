@@ -36,6 +36,7 @@
 typedef struct bopts {
 	const char *base, *queries, *gt, *db, *metric;
 	int k, nq, json;
+	long nprobes, refine, partitions, sub_vectors; /* 0 = automatic */
 	long cold; /* >= 0: the cold-start child, answering query #cold */
 } bopts;
 
@@ -56,7 +57,9 @@ static void usage(FILE *f)
 	        "recall@k), filtered queries at 1%%, 10%%, 50%%, upserts of 1,000 rows, cold start "
 	        "and bytes\non disk. Exact ground truth is read from --gt, or computed and written "
 	        "there.\n"
-	        "  --db DIR     database to create (default: a temporary directory, removed after)\n");
+	        "  --db DIR     database to create (default: a temporary directory, removed after)\n"
+	        "  --nprobes N, --refine N, --partitions N, --sub-vectors M\n"
+	        "               index settings instead of the automatic ones\n");
 }
 
 static int open_fvecs(fvecs *v, const char *path)
@@ -90,9 +93,11 @@ static int read_rows(fvecs *v, size_t from, size_t n, float *out)
 	return rc;
 }
 
-static tv_store *open_db(const char *db, const char *metric)
+static tv_store *open_db(const char *db, const bopts *o)
 {
-	char *st = tv_sprintf("{\"lancedb_path\": \"%s\", \"metric\": \"%s\"}", db, metric);
+	char *st = tv_sprintf("{\"lancedb_path\": \"%s\", \"metric\": \"%s\", \"index_partitions\": %ld, "
+	                      "\"index_sub_vectors\": %ld}",
+	                      db, o->metric, o->partitions, o->sub_vectors);
 	tv_store *s = NULL;
 	if (!st || tv_store_open(&s, "lancedb", st))
 		fprintf(stderr, "teavec bench: %s\n", tv_last_errmsg());
@@ -141,6 +146,8 @@ done:
 }
 
 /* One query; its ms, and the row numbers of the results into got (k). */
+static long g_nprobes, g_refine; /* --nprobes, --refine */
+
 static double query(tv_store *s, const float *q, size_t dim, int k, int exact, const char *where,
                     int *got, int *failed)
 {
@@ -153,6 +160,8 @@ static double query(tv_store *s, const float *q, size_t dim, int k, int exact, c
 	qq.collection = COLL;
 	qq.exact = exact;
 	qq.where = where;
+	qq.nprobes = (int)g_nprobes;
+	qq.refine_factor = (int)g_refine;
 	if (tv_store_query(s, &qq, &r)) {
 		fprintf(stderr, "teavec bench: %s\n", tv_store_errmsg(s));
 		*failed = 1;
@@ -245,7 +254,9 @@ static int parse(int argc, char **argv, bopts *o)
 		{"gt", required_argument, NULL, 'g'},      {"metric", required_argument, NULL, 'm'},
 		{"db", required_argument, NULL, 'd'},      {"nq", required_argument, NULL, 'n'},
 		{"json", no_argument, NULL, 'j'},          {"help", no_argument, NULL, 'h'},
-		{"cold", required_argument, NULL, 'c'},    {NULL, 0, NULL, 0},
+		{"cold", required_argument, NULL, 'c'},    {"nprobes", required_argument, NULL, 'P'},
+		{"refine", required_argument, NULL, 'R'},  {"partitions", required_argument, NULL, 'L'},
+		{"sub-vectors", required_argument, NULL, 'M'}, {NULL, 0, NULL, 0},
 	};
 	int c;
 	char *end;
@@ -272,19 +283,32 @@ static int parse(int argc, char **argv, bopts *o)
 			break;
 		case 'k':
 		case 'n':
-		case 'c': {
+		case 'c':
+		case 'P':
+		case 'R':
+		case 'L':
+		case 'M': {
 			long v = strtol(optarg, &end, 10);
-			if (*end || v < (c == 'c' ? 0 : 1) || v > 100000) {
+			if (*end || v < (c == 'c' ? 0 : 1) || v > 1000000) {
 				fprintf(stderr, "teavec bench: %s: expected a number, got '%s'\n",
-				        c == 'k' ? "-k" : c == 'n' ? "--nq" : "--cold", optarg);
+				        c == 'k' ? "-k" : c == 'n' ? "--nq" : c == 'c' ? "--cold" : "an index option",
+				        optarg);
 				return -1;
 			}
 			if (c == 'k')
 				o->k = (int)v;
 			else if (c == 'n')
 				o->nq = (int)v;
-			else
+			else if (c == 'c')
 				o->cold = v;
+			else if (c == 'P')
+				o->nprobes = v;
+			else if (c == 'R')
+				o->refine = v;
+			else if (c == 'L')
+				o->partitions = v;
+			else
+				o->sub_vectors = v;
 			break;
 		}
 		case 'h': usage(stdout); return -2;
@@ -309,7 +333,7 @@ static int cold(const bopts *o)
 	if (open_fvecs(&qv, o->queries))
 		return TV_EXIT_RUNTIME;
 	q = malloc(qv.dim * sizeof *q);
-	if (!q || read_rows(&qv, (size_t)o->cold % qv.n, 1, q) || !(s = open_db(o->db, o->metric))) {
+	if (!q || read_rows(&qv, (size_t)o->cold % qv.n, 1, q) || !(s = open_db(o->db, o))) {
 		free(q);
 		fclose(qv.f);
 		return TV_EXIT_RUNTIME;
@@ -374,6 +398,8 @@ int tv_cmd_bench(int argc, char **argv)
 	json_t *out = NULL, *st;
 	if (rc)
 		return rc == -2 ? TV_EXIT_OK : TV_EXIT_USAGE;
+	g_nprobes = o.nprobes;
+	g_refine = o.refine;
 	if (o.cold >= 0)
 		return cold(&o);
 	if (open_fvecs(&bv, o.base) || open_fvecs(&qv, o.queries))
@@ -391,7 +417,7 @@ int tv_cmd_bench(int argc, char **argv)
 		goto fail;
 	}
 	{
-		tv_store *s = open_db(db, o.metric);
+		tv_store *s = open_db(db, &o);
 		if (!s)
 			goto fail;
 		/* ingest: the index is built once afterwards, timed on its own */
@@ -438,7 +464,7 @@ int tv_cmd_bench(int argc, char **argv)
 	cold_ms = cold_start(&o, "/proc/self/exe", db);
 	st = json_loads(stats, 0, NULL);
 	out = json_pack("{s:s,s:s,s:I,s:I,s:s,s:i,s:i,s:f,s:f,s:f,s:{s:f,s:f,s:f},s:{s:f,s:f,s:f},"
-	                "s:o,s:f,s:f,s:I,s:O}",
+	                "s:o,s:f,s:f,s:I,s:O?,s:{s:I,s:I}}",
 	                "system", "teavec", "version", tv_libversion(), "rows", (json_int_t)bv.n, "dim",
 	                (json_int_t)bv.dim, "metric", o.metric, "k", o.k, "queries", nq,
 	                "ingest_rows_per_s", (double)bv.n / ingest, "peak_rss_mb",
@@ -447,7 +473,8 @@ int tv_cmd_bench(int argc, char **argv)
 	                "p99_ms", idx.p99, "recall", idx.recall, "filtered", json_object(),
 	                "upsert_1000_median_ms", up[2], "cold_start_ms", cold_ms, "disk_bytes",
 	                json_integer_value(json_object_get(st, "bytes")), "index_stats",
-	                json_object_get(st, "index"));
+	                json_object_get(st, "index"), "query_settings", "nprobes",
+	                (json_int_t)o.nprobes, "refine_factor", (json_int_t)o.refine);
 	for (size_t f = 0; f < 3; f++)
 		json_object_set_new(json_object_get(out, "filtered"), filters[f].name,
 		                    json_pack("{s:s,s:f,s:f,s:f,s:f}", "where", filters[f].where,

@@ -33,8 +33,8 @@
 
 typedef struct tv_ivfpq_params {
 	uint32_t nlist;  /* partitions; 0 = about sqrt(rows) */
-	uint32_t m;      /* sub-vectors; 0 = dim / 8 above 256 dimensions, else dim / 4
-	                  * (or the largest of 2, 1 dividing dim) */
+	uint32_t m;      /* sub-vectors; 0 = dim / 8 above 256 dimensions, dim / 4
+	                  * above 128, else dim / 2 (or 1-dimensional ones) */
 	uint32_t iters;  /* k-means rounds of both quantizers; 0 = 12 */
 	uint32_t sample; /* training rows at most; 0 = max(64 * nlist, 16384) */
 	uint64_t seed;   /* builds are reproducible for a seed */

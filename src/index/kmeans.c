@@ -37,34 +37,39 @@ static uint64_t next_rand(uint64_t *s)
 TV_CLONES
 static uint8_t nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
 {
-	float acc[256], bv[16], best;
-	int bi[16], b;
-	memcpy(acc, cbnorm, sizeof acc);
-	for (uint32_t t = 0; t < dsub; t++) {
-		const float xv = -2.0f * x[t], *row = cbt + (size_t)t * 256;
-		for (int j = 0; j < 256; j++)
-			acc[j] += xv * row[j];
-	}
-	/* argmin in 16 lanes (vectorized as compare + blend), then across
-	 * them; ties go to the lowest index */
-	for (int l = 0; l < 16; l++) {
-		bv[l] = acc[l];
-		bi[l] = l;
-	}
-	for (int j = 16; j < 256; j += 16)
+	/* 16 codewords at a time, their partial sums kept in registers across
+	 * the sub-vector's dimensions. The argmin is branch-free: a squared
+	 * distance (>= 0) has IEEE bits that order like unsigned integers, so
+	 * with its low 8 bits replaced by the codeword's number one unsigned
+	 * minimum per lane finds distance and codeword together (ties, and
+	 * distances within 2^-15 of each other, go to the lower number). */
+	uint32_t um[16], m;
+	float xn = 0;
+	for (uint32_t t = 0; t < dsub; t++)
+		xn += x[t] * x[t];
+	for (int l = 0; l < 16; l++)
+		um[l] = UINT32_MAX;
+	for (int j0 = 0; j0 < 256; j0 += 16) {
+		float a[16];
+		for (int l = 0; l < 16; l++)
+			a[l] = cbnorm[j0 + l] + xn;
+		for (uint32_t t = 0; t < dsub; t++) {
+			const float xv = -2.0f * x[t], *row = cbt + (size_t)t * 256 + j0;
+			for (int l = 0; l < 16; l++)
+				a[l] += xv * row[l];
+		}
 		for (int l = 0; l < 16; l++) {
-			bool lt = acc[j + l] < bv[l];
-			bv[l] = lt ? acc[j + l] : bv[l];
-			bi[l] = lt ? j + l : bi[l];
+			float d = a[l] > 0.0f ? a[l] : 0.0f;
+			uint32_t u;
+			memcpy(&u, &d, sizeof u);
+			u = (u & ~0xffu) | (uint32_t)(j0 + l);
+			um[l] = u < um[l] ? u : um[l];
 		}
-	best = bv[0];
-	b = bi[0];
+	}
+	m = um[0];
 	for (int l = 1; l < 16; l++)
-		if (bv[l] < best || (bv[l] == best && bi[l] < b)) {
-			best = bv[l];
-			b = bi[l];
-		}
-	return (uint8_t)b;
+		m = um[l] < m ? um[l] : m;
+	return (uint8_t)(m & 0xff);
 }
 
 uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
@@ -97,20 +102,41 @@ static void assign_small(void *ctx, size_t b, size_t e)
 	}
 }
 
-/* argmin_j |c_j|^2 - 2 <x, c_j> from a row of dot products */
+/* argmin_j |c_j|^2 - 2 <x, c_j> from a row of dot products: 16 lanes of
+ * running minima (vectorized), then across them; ties to the lowest j. */
+TV_CLONES
 static uint32_t argmin_row(const float *g, const float *cn, size_t k, float *best_out)
 {
-	uint32_t bi = 0;
-	float best = cn[0] - 2.0f * g[0];
-	for (size_t j = 1; j < k; j++) {
+	float bv[16], best;
+	uint32_t bi[16], b;
+	size_t j = 0;
+	for (int l = 0; l < 16; l++) {
+		bv[l] = INFINITY;
+		bi[l] = 0;
+	}
+	for (; j + 16 <= k; j += 16)
+		for (int l = 0; l < 16; l++) {
+			float v = cn[j + l] - 2.0f * g[j + l];
+			bool lt = v < bv[l];
+			bv[l] = lt ? v : bv[l];
+			bi[l] = lt ? (uint32_t)(j + l) : bi[l];
+		}
+	best = bv[0];
+	b = bi[0];
+	for (int l = 1; l < 16; l++)
+		if (bv[l] < best || (bv[l] == best && bi[l] < b)) {
+			best = bv[l];
+			b = bi[l];
+		}
+	for (; j < k; j++) {
 		float v = cn[j] - 2.0f * g[j];
 		if (v < best) {
 			best = v;
-			bi = (uint32_t)j;
+			b = (uint32_t)j;
 		}
 	}
 	*best_out = best;
-	return bi;
+	return b;
 }
 
 #if TV_HAVE_BLAS

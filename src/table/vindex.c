@@ -23,7 +23,7 @@
 
 #define IX_DIR "_teavec"
 #define IX_MIN_ROWS 256
-#define IX_REFINE 10
+#define IX_REFINE 20 /* candidates re-ranked exactly: 20 x k */
 
 /* The version in an index file name, or false when it is not one. */
 static bool parse_name(const char *name, uint64_t *version)
@@ -440,17 +440,23 @@ static int build(tv_table *t, tv_metric metric, const tv_ivfpq_params *params, t
 	tv_ivfpq_params p = params ? *params : (tv_ivfpq_params){0};
 	tv_ivfpq_builder *b = NULL;
 	float *x = NULL;
+	double t0 = tv_trace(NULL, 0);
 	int rc;
 	tv_ivfpq_defaults(&p, t->live, t->dim);
-	if ((rc = sample(t, p.sample, p.seed, &x, err)) ||
-	    (rc = tv_ivfpq_train(&b, x, TV_MIN(p.sample, t->live), t->dim, metric, &p, t->live,
+	if ((rc = sample(t, p.sample, p.seed, &x, err)))
+		goto done;
+	t0 = tv_trace("index: sample", t0);
+	if ((rc = tv_ivfpq_train(&b, x, TV_MIN(p.sample, t->live), t->dim, metric, &p, t->live,
 	                         err)))
 		goto done;
+	t0 = tv_trace("index: training", t0);
 	for (size_t fi = 0; fi < t->nfrags && !rc; fi++)
 		if (!(rc = add_frag(t, b, fi, err)))
 			rc = tv_ivfpq_builder_cover(b, t->frags[fi].id, t->frags[fi].rows, err);
+	t0 = tv_trace("index: encoding", t0);
 	if (!rc)
 		rc = install(t, b, err);
+	tv_trace("index: writing", t0);
 done:
 	free(x);
 	tv_ivfpq_builder_free(b);

@@ -236,3 +236,14 @@ void tv_buf_free(tv_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+double tv_trace(const char *what, double t0)
+{
+	static int on = -1;
+	double now = tv_monotonic_s();
+	if (on < 0)
+		on = getenv("TEAVEC_TRACE") != NULL;
+	if (on && what)
+		fprintf(stderr, "teavec: %s %.3f s\n", what, now - t0);
+	return now;
+}

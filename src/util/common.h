@@ -46,6 +46,11 @@ int tv_random_bytes(void *buf, size_t n);
 /* A random UUIDv4 as 36 characters + NUL. */
 int tv_uuid4(char out[37]);
 
+/* When TEAVEC_TRACE is set: prints "teavec: <what> <seconds since t0>" to
+ * stderr (phase timings of long operations such as index builds) and
+ * returns now; else just returns now. */
+double tv_trace(const char *what, double t0);
+
 /* Wall-clock time in nanoseconds since the epoch; monotonic seconds. */
 int64_t tv_time_ns(void);
 double tv_monotonic_s(void);
