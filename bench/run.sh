@@ -2,19 +2,20 @@
 # teavec against LanceDB 0.39 on the same files, in the same run, workload
 # by workload: `teavec bench` and bench/lancedb_driver.mjs. Prints one
 # table per dataset (and keeps the JSON of both in the output folder).
-#   bench/run.sh [--datasets "clustered-100k fashion-mnist clustered-1m"] [--out DIR]
+#   bench/run.sh [--datasets "clustered-100k fashion-mnist clustered-1m"] [--nq N] [--out DIR]
 # Datasets: clustered-100k (100,000 x 384, cosine; the default),
 # fashion-mnist (60,000 x 784, l2; Debian package dataset-fashion-mnist),
 # clustered-1m (1,000,000 x 128, cosine). Synthetic data come from
 # bench/gen.c (seeded); everything lands in bench/data/ (git-ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-datasets="clustered-100k" out=bench/out
+datasets="clustered-100k" out=bench/out nq=1000
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--datasets) datasets=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
-	*) echo "usage: bench/run.sh [--datasets LIST] [--out DIR]" >&2; exit 2 ;;
+	--nq) nq=$2; shift 2 ;;
+	*) echo "usage: bench/run.sh [--datasets LIST] [--nq N] [--out DIR]" >&2; exit 2 ;;
 	esac
 done
 case " $datasets " in *" fashion-mnist "*) bash scripts/setup.sh --bench >/dev/null ;; *) bash scripts/setup.sh --npm >/dev/null ;; esac
@@ -35,7 +36,7 @@ for ds in $datasets; do
 		if [ "$n" = 0 ]; then node bench/fashion_mnist.mjs "$dir"
 		else build/gen "$dir" --n "$n" --dim "$dim" --queries 1000; fi
 	fi
-	files=(--base "$dir/base.fvecs" --queries "$dir/queries.fvecs" --gt "$dir/gt.ivecs" --metric "$metric")
+	files=(--base "$dir/base.fvecs" --queries "$dir/queries.fvecs" --gt "$dir/gt.ivecs" --metric "$metric" --nq "$nq")
 	echo "== $ds: teavec" >&2
 	build/teavec bench "${files[@]}" --db "$work/teavec" --json >"$out/$ds-teavec.json"
 	rm -rf "$work/teavec"
