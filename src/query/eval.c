@@ -664,5 +664,8 @@ static bool eq_node(const tv_node *n, tv_filter_eq *out)
 bool tv_filter_equality(const tv_filter *f, tv_filter_eq *out)
 {
 	memset(out, 0, sizeof *out);
-	return f && f->root && eq_node(f->root, out);
+	if (!f || !f->root || !eq_node(f->root, out))
+		return false;
+	out->whole = f->root->kind != TV_N_AND;
+	return true;
 }

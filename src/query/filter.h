@@ -58,6 +58,7 @@ typedef struct tv_filter_eq {
 	enum { TV_EQ_PATH, TV_EQ_ID, TV_EQ_META } column;
 	const char *key; /* TV_EQ_META: the metadata key */
 	size_t n;
+	bool whole; /* the filter is exactly this constraint (no other AND terms) */
 	const char *vals[TV_FILTER_EQ_MAX];
 	size_t lens[TV_FILTER_EQ_MAX];
 } tv_filter_eq;

@@ -426,6 +426,8 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 		return 0;
 	if ((rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
+	/* an equality that is the whole filter: the index's rows match by
+	 * construction, so only distances remain (no row is re-evaluated) */
 	for (size_t i = 0; i < eq->n; i++) {
 		for (size_t j = 0; j < counts[i]; j++) {
 			uint64_t r = lists[i][j];
@@ -434,9 +436,11 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 			float *own = NULL;
 			if (tv_table__is_deleted(f, r))
 				continue;
-			tv_table__view(f, r, &rv);
-			if (!tv_filter_matches(filter, &rv))
-				continue;
+			if (!eq->whole) {
+				tv_table__view(f, r, &rv);
+				if (!tv_filter_matches(filter, &rv))
+					continue;
+			}
 			if ((rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], r, 1, t->dim, &v, &own,
 			                                   NULL, err)))
 				return rc;

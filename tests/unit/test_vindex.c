@@ -411,6 +411,49 @@ static void test_selective_filters_are_exact(void)
 	tv_store_close(s);
 }
 
+/* Uniform random vectors: no cluster structure for partitions to use. */
+static void test_data_without_clusters_gets_an_exact_index(void)
+{
+	tv_store *s;
+	tv_record r[2000];
+	static float v[2000 * DIM];
+	static char ids[2000][16];
+	char *st = NULL;
+	float q[DIM];
+	tv_results *res;
+	tv_query qq = TV_QUERY_INIT;
+	fresh("vix");
+	REQUIRE((s = open_db()));
+	for (int i = 0; i < 2000; i++) {
+		for (int j = 0; j < DIM; j++)
+			v[i * DIM + j] = (float)urand() - 0.5f;
+		snprintf(ids[i], sizeof ids[i], "u%d", i);
+		r[i] = (tv_record){ids[i], "", NULL, NULL, v + i * DIM};
+	}
+	REQUIRE(tv_store_add(s, "c", r, 2000, DIM, NULL) == 0);
+	REQUIRE(tv_store_stats(s, "c", &st) == 0);
+	CHECK_MSG(strstr(st, "exact (no cluster structure)"), "stats: %s", st);
+	free(st);
+	/* even an explicit nprobes answers exactly: the index holds no codes */
+	memcpy(q, v + 1234 * DIM, sizeof q);
+	qq.vector = q;
+	qq.dim = DIM;
+	qq.k = 1;
+	qq.collection = "c";
+	qq.nprobes = 1;
+	REQUIRE(tv_store_query(s, &qq, &res) == 0);
+	CHECK(res->n == 1 && !strcmp(res->items[0].id, "u1234"));
+	tv_results_free(res);
+	tv_store_close(s);
+	/* and another metric is no error for an index without codes */
+	metric = "l2";
+	REQUIRE((s = open_db()));
+	REQUIRE(tv_store_query(s, &qq, &res) == 0);
+	CHECK(res->n == 1 && !strcmp(res->items[0].id, "u1234"));
+	tv_results_free(res);
+	tv_store_close(s);
+}
+
 int main(void)
 {
 	init_centres();
@@ -423,5 +466,6 @@ int main(void)
 	TV_RUN(test_a_damaged_index_is_reported_and_a_rebuild_repairs_it);
 	TV_RUN(test_the_index_follows_growth_and_old_versions_still_search);
 	TV_RUN(test_selective_filters_are_exact);
+	TV_RUN(test_data_without_clusters_gets_an_exact_index);
 	TV_TEST_END();
 }
