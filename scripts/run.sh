@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: installs what is needed, builds, indexes this repository's
-# documentation into the default local database (~/.tea/vectors/, or
+# documentation and sources into the default local database (~/.tea/vectors/, or
 # $TEAVEC_DB) with the built-in hash embedder, and answers a query:
 #   bash scripts/run.sh ["your question"]
 # Rerunning embeds only the files that changed.
@@ -8,6 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build
-build/teavec index docs README.md examples --collection teavec-docs
+build/teavec index docs README.md examples src include --collection teavec-docs
 build/teavec search "${1:-how is a new table version committed atomically}" \
 	--collection teavec-docs -k 3 -n 4

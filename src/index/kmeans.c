@@ -11,9 +11,8 @@
 
 #if TV_HAVE_BLAS
 #include <cblas.h>
+#include <dlfcn.h>
 #include <pthread.h>
-/* OpenBLAS's own (declared here too: cblas.h may be another vendor's). */
-void openblas_set_num_threads(int num_threads);
 #endif
 
 #if defined(__x86_64__) && !defined(__clang_analyzer__)
@@ -140,12 +139,36 @@ static uint32_t argmin_row(const float *g, const float *cn, size_t k, float *bes
 }
 
 #if TV_HAVE_BLAS
-/* OpenBLAS threads would spin (sched_yield) between our many mid-sized
- * calls; we split the work across cores ourselves, one sgemm per block
- * per thread. (Process-wide: an application linking OpenBLAS too gets
- * single-threaded BLAS calls; libteavec parallelizes its own.) */
+/* OpenBLAS is loaded on first use (dlopen), not linked: relocating it cost
+ * every teavec process some 10 ms at start, though only index training and
+ * encoding use it. Without it, the SIMD kernels do the same work, slower.
+ * Its threads would spin (sched_yield) between our many mid-sized calls,
+ * so it runs single-threaded and we split the work across cores, one sgemm
+ * per block per thread. (Process-wide: an application using OpenBLAS too
+ * gets single-threaded calls; libteavec parallelizes its own.) */
 static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
-static void blas_single_threaded(void) { openblas_set_num_threads(1); }
+static void (*blas_sgemm)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE,
+                          blasint, blasint, blasint, float, const float *, blasint,
+                          const float *, blasint, float, float *, blasint);
+
+static void blas_load(void)
+{
+	static const char *const names[] = {"libopenblas.so.0", "libopenblas.so"};
+	void (*set_threads)(int) = NULL;
+	for (size_t i = 0; i < TV_ARRAY_LEN(names) && !blas_sgemm; i++) {
+		void *so = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+		if (!so)
+			continue;
+		*(void **)&blas_sgemm = dlsym(so, "cblas_sgemm");
+		*(void **)&set_threads = dlsym(so, "openblas_set_num_threads");
+		if (!blas_sgemm || !set_threads) {
+			blas_sgemm = NULL;
+			dlclose(so);
+		}
+	}
+	if (blas_sgemm)
+		set_threads(1);
+}
 
 /* Blocks [b, e) of nb points against all centroids: one sgemm each, then
  * the argmin of each row. */
@@ -159,7 +182,7 @@ static void assign_blas(void *ctx, size_t b, size_t e)
 	}
 	for (size_t blk = b; blk < e; blk++) {
 		size_t at = blk * j->nb, m = TV_MIN(j->nb, j->n - at);
-		cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)j->k, (int)j->d, 1.0f,
+		blas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)j->k, (int)j->d, 1.0f,
 		            j->x + at * j->d, (int)j->d, j->c, (int)j->d, 0.0f, g, (int)j->k);
 		for (size_t i = 0; i < m; i++) {
 			float best;
@@ -172,7 +195,8 @@ static void assign_blas(void *ctx, size_t b, size_t e)
 	}
 	free(g);
 }
-#else
+#endif
+
 static void assign_kernels(void *ctx, size_t b, size_t e)
 {
 	assign_job *j = ctx;
@@ -199,14 +223,12 @@ static void assign_kernels(void *ctx, size_t b, size_t e)
 	}
 	free(g);
 }
-#endif
 
 int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
                      uint32_t *assign, float *dist)
 {
 	assign_job j = {x, c, NULL, d, k, assign, dist, NULL, n, 0, false};
 	float *cn = tv_mallocarray(k, sizeof *cn);
-	int rc = 0;
 	if (!cn)
 		return TV_ENOMEM;
 	for (size_t i = 0; i < k; i++)
@@ -231,16 +253,17 @@ int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t 
 		return 0;
 	}
 #if TV_HAVE_BLAS
-	j.nb = TV_MAX(1, TV_MIN(n, (size_t)(1u << 20) / k));
-	pthread_once(&blas_once, blas_single_threaded);
-	tv_parallel_for((n + j.nb - 1) / j.nb, 1, assign_blas, &j);
-	if (j.nomem)
-		rc = TV_ENOMEM;
-#else
-	tv_parallel_for(n, 256, assign_kernels, &j);
+	pthread_once(&blas_once, blas_load);
+	if (blas_sgemm) {
+		j.nb = TV_MAX(1, TV_MIN(n, (size_t)(1u << 20) / k));
+		tv_parallel_for((n + j.nb - 1) / j.nb, 1, assign_blas, &j);
+		free(cn);
+		return j.nomem ? TV_ENOMEM : 0;
+	}
 #endif
+	tv_parallel_for(n, 256, assign_kernels, &j);
 	free(cn);
-	return rc;
+	return 0;
 }
 
 /* ---- training --------------------------------------------------------- */
