@@ -9,5 +9,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh build
 build/teavec index docs README.md examples src include --collection teavec-docs
-build/teavec search "${1:-how is a new table version committed atomically}" \
+build/teavec search "${1:-commit a new table version: write the manifest only if absent}" \
 	--collection teavec-docs -k 3 -n 4

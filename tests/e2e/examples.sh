@@ -20,4 +20,12 @@ check "the SQL filter keeps the format document only" test "$(echo "$OUT" | jq '
 
 expect_exit 0 demo "$TEAVEC" run "$SRC/examples/demo.yaml"
 check "the in-memory demo answers" test "$(echo "$OUT" | jq -r .best)" = commit
+# the main job (scripts/run.sh): the repository's docs and sources indexed,
+# its default question answered from the right file
+Q=$(sed -n 's/.*search "\${1:-\(.*\)}".*/\1/p' "$SRC/scripts/run.sh")
+check "scripts/run.sh has a default question" test -n "$Q"
+(cd "$SRC" && "$TEAVEC" index docs README.md examples src include --db "$TMP/main" --collection teavec-docs >/dev/null)
+expect_exit 0 mainjob "$TEAVEC" search "$Q" --db "$TMP/main" --collection teavec-docs -k 1 -n 0 --json
+check "the main job's question is answered from docs/FORMAT.md" \
+	test "$(echo "$OUT" | jq -r '.results[0].metadata.file | sub(".*/docs/"; "docs/")')" = docs/FORMAT.md
 finish
