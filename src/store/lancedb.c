@@ -132,11 +132,18 @@ static int maintain(ldb_store *s, const char *coll, tv_table *t, size_t min_frag
 	size_t merged = 0, removed = 0;
 	ldb_coll *c = find_coll(s, coll);
 	int rc = tv_table_compact(t, s->small_rows, min_frags, &merged, &s->base.err);
-	/* the vector index: built at 256 rows, then extended / retrained */
-	if (!rc && (auto_index(s, coll) || min_frags <= 2))
-		rc = tv_table_index_update(t, s->metric, &s->ix,
-		                           min_frags <= 2 ? TV_INDEX_OPTIMIZE : TV_INDEX_AUTO, NULL,
-		                           &s->base.err);
+	/* the vector index: built at 256 rows, then extended / retrained.
+	 * After a write the rows are committed whatever happens here: a
+	 * failed upkeep (no memory, no space) leaves them searched exactly
+	 * and is retried after the next write; only an explicit optimize
+	 * reports it. */
+	if (!rc && (auto_index(s, coll) || min_frags <= 2)) {
+		int irc = tv_table_index_update(t, s->metric, &s->ix,
+		                                min_frags <= 2 ? TV_INDEX_OPTIMIZE : TV_INDEX_AUTO, NULL,
+		                                &s->base.err);
+		if (min_frags <= 2)
+			rc = irc;
+	}
 	if (!rc && (min_frags <= 2 || !c || tv_table_version(t) >= c->cleaned + 16)) {
 		rc = tv_table_cleanup(t, s->keep_versions, s->keep_seconds, &removed, &s->base.err);
 		if (c)
@@ -211,8 +218,8 @@ static int ldb_add(tv_store *st, const char *coll, const tv_row *rows, size_t n,
 		return TV_ENOMEM_SET(&st->err, "collection");
 	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
 	free(dir);
-	if (!rc && auto_index(s, coll))
-		rc = tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
+	if (!rc && auto_index(s, coll)) /* committed: upkeep failures are retried later */
+		(void)tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
 	tv_table_close(t); /* get_table caches it on next use */
 	return rc;
 }
@@ -266,16 +273,16 @@ static int ldb_overwrite(tv_store *st, const char *coll, const tv_row *rows, siz
 	if (t) {
 		if ((rc = tv_table_overwrite(t, rows, n, (uint32_t)dim, &st->err)))
 			return rc;
-		return auto_index(s, coll) ? tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO,
-		                                                   NULL, &st->err)
-		                           : 0;
+		if (auto_index(s, coll)) /* committed: upkeep failures are retried later */
+			(void)tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
+		return 0;
 	}
 	if (!(dir = table_dir(coll)))
 		return TV_ENOMEM_SET(&st->err, "collection");
 	rc = tv_table_create(&t, s->io, dir, rows, n, (uint32_t)dim, &st->err);
 	free(dir);
-	if (!rc && auto_index(s, coll))
-		rc = tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
+	if (!rc && auto_index(s, coll)) /* committed: upkeep failures are retried later */
+		(void)tv_table_index_update(t, s->metric, &s->ix, TV_INDEX_AUTO, NULL, &st->err);
 	tv_table_close(t);
 	return rc;
 }
