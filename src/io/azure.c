@@ -378,55 +378,8 @@ static int az_commit(tv_wfile *wf, int flags, tv_err *err)
 
 /* ---- listing ---------------------------------------------------------- */
 
-typedef struct entries {
-	tv_io_entry *v;
-	size_t n, cap;
-} entries;
-
-static int add_entry(entries *e, const char *name, size_t len, uint64_t size, int64_t mtime,
-                     int is_dir)
-{
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 32;
-		tv_io_entry *nv = tv_reallocarray(e->v, cap, sizeof *nv);
-		if (!nv)
-			return TV_ENOMEM;
-		e->v = nv;
-		e->cap = cap;
-	}
-	if (!(e->v[e->n].name = tv_strndup(name, len)))
-		return TV_ENOMEM;
-	e->v[e->n].size = size;
-	e->v[e->n].mtime_ns = mtime;
-	e->v[e->n].is_dir = is_dir;
-	e->n++;
-	return 0;
-}
-
-/* The child name of blob (or prefix) name under p; see s3.c. */
-static int child_name(const char *key, const char *p, int is_dir, const char **name,
-                      size_t *len)
-{
-	size_t pl = strlen(p), kl = strlen(key);
-	*name = NULL;
-	if (kl < pl || memcmp(key, p, pl))
-		return -1;
-	key += pl;
-	kl -= pl;
-	if (is_dir) {
-		if (kl < 2 || key[kl - 1] != '/')
-			return kl == 0 ? 0 : -1;
-		kl--;
-	}
-	if (kl == 0 || memchr(key, '/', kl))
-		return 0;
-	*name = key;
-	*len = kl;
-	return 0;
-}
-
 /* Adds the <Blob> and <BlobPrefix> elements of one List Blobs page. */
-static int parse_page(const char *xml, size_t n, const char *p, entries *e, const char *url,
+static int parse_page(const char *xml, size_t n, const char *p, tv_http_entries *e, const char *url,
                       tv_err *err)
 {
 	const char *v, *name = NULL;
@@ -441,12 +394,12 @@ static int parse_page(const char *xml, size_t n, const char *p, entries *e, cons
 			int64_t mtime = 0;
 			int rc = 0;
 			if (!key || (!dirs && (!sz || tv_http_parse_u64(sz, strlen(sz), &size))) ||
-			    child_name(key, p, dirs, &name, &len))
+			    tv_http_child_name(key, p, dirs, &name, &len))
 				rc = tv_err_set(err, TV_ECORRUPT, "GET %s: malformed %s in the listing", url,
 				                tag);
 			else if (lm && tv_http_parse_time(lm, strlen(lm), &mtime))
 				mtime = 0;
-			if (!rc && name && add_entry(e, name, len, size, mtime, dirs))
+			if (!rc && name && tv_http_entries_add(e, name, len, size, mtime, dirs))
 				rc = TV_ENOMEM_SET(err, url);
 			free(key);
 			free(sz);
@@ -497,7 +450,7 @@ done:
 	return rc;
 }
 
-static int list_prefix(az_io *io, const char *p, int max, entries *e, tv_err *err)
+static int list_prefix(az_io *io, const char *p, int max, tv_http_entries *e, tv_err *err)
 {
 	char *marker = NULL;
 	int rc = 0;
@@ -540,7 +493,7 @@ static char *dir_prefix(const az_io *io, const char *dir)
 static int az_list(tv_io *io_, const char *dir, tv_io_entry **out, size_t *n, tv_err *err)
 {
 	az_io *io = (az_io *)io_;
-	entries e = {0};
+	tv_http_entries e = {0};
 	char *p = dir_prefix(io, dir);
 	int rc;
 	*out = NULL;
@@ -563,7 +516,7 @@ static int az_stat(tv_io *io_, const char *path, tv_io_entry *out, tv_err *err)
 {
 	az_io *io = (az_io *)io_;
 	char *url, *upath, *p;
-	entries e = {0};
+	tv_http_entries e = {0};
 	int rc;
 	memset(out, 0, sizeof *out);
 	if (blob_url(io, path, &url, &upath))

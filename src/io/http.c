@@ -923,3 +923,48 @@ int tv_io__split_uri(const char *uri, const char *scheme, char **container, char
 	return 0;
 }
 
+/* ---- listings (shared by s3.c and azure.c) ---------------------------- */
+
+int tv_http_entries_add(tv_http_entries *e, const char *name, size_t len, uint64_t size,
+                        int64_t mtime, int is_dir)
+{
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 32;
+		tv_io_entry *nv = tv_reallocarray(e->v, cap, sizeof *nv);
+		if (!nv)
+			return TV_ENOMEM;
+		e->v = nv;
+		e->cap = cap;
+	}
+	if (!(e->v[e->n].name = tv_strndup(name, len)))
+		return TV_ENOMEM;
+	e->v[e->n].size = size;
+	e->v[e->n].mtime_ns = mtime;
+	e->v[e->n].is_dir = is_dir;
+	e->n++;
+	return 0;
+}
+
+/* The name of key under prefix p: NULL for the prefix itself ("dir/"
+ * markers) and for anything with a '/' left in it. Keys outside p are a
+ * service fault. */
+int tv_http_child_name(const char *key, const char *p, int is_dir, const char **name,
+                       size_t *len)
+{
+	size_t pl = strlen(p), kl = strlen(key);
+	*name = NULL;
+	if (kl < pl || memcmp(key, p, pl))
+		return -1;
+	key += pl;
+	kl -= pl;
+	if (is_dir) {
+		if (kl < 2 || key[kl - 1] != '/')
+			return kl == 0 ? 0 : -1;
+		kl--;
+	}
+	if (kl == 0 || memchr(key, '/', kl))
+		return 0;
+	*name = key;
+	*len = kl;
+	return 0;
+}

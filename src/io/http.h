@@ -167,4 +167,17 @@ int tv_http_parse_time(const char *s, size_t n, int64_t *ns);
 /* Formats t (seconds since the epoch) as an RFC 1123 date; out >= 30. */
 void tv_http_format_time(int64_t t, char *out, size_t cap);
 
+/* A growing listing; add copies name[0..len). */
+typedef struct tv_http_entries {
+	tv_io_entry *v;
+	size_t n, cap;
+} tv_http_entries;
+int tv_http_entries_add(tv_http_entries *e, const char *name, size_t len, uint64_t size,
+                        int64_t mtime, int is_dir);
+/* The name of key under prefix p: NULL for the prefix itself ("dir/"
+ * markers) and for anything with a '/' left in it; -1 for a key outside
+ * p (a service fault). */
+int tv_http_child_name(const char *key, const char *p, int is_dir, const char **name,
+                       size_t *len);
+
 #endif
