@@ -51,6 +51,7 @@ struct tv_ivfpq_builder {
 	float *centroids, *codebooks;
 	float *cbt; /* m x dsub x 256: codebooks transposed, for encoding */
 	float *cbn; /* m x 256: squared norms of the codewords */
+	float *lanes; /* the same for tv_pq_encode, when the width allows */
 	uint32_t *part;
 	uint64_t *addr;
 	uint8_t *codes;
@@ -102,6 +103,7 @@ void tv_ivfpq_builder_free(tv_ivfpq_builder *b)
 	free(b->codebooks);
 	free(b->cbt);
 	free(b->cbn);
+	free(b->lanes);
 	free(b->part);
 	free(b->addr);
 	free(b->codes);
@@ -128,6 +130,11 @@ static int derive(tv_ivfpq_builder *b)
 			}
 			b->cbn[s * 256 + j] = nn;
 		}
+	if (tv_pq_encode_width(b->dsub)) {
+		if (!(b->lanes = tv_mallocarray(tv_pq_lanes_size(b->m, b->dsub), sizeof *b->lanes)))
+			return TV_ENOMEM;
+		tv_pq_lanes(b->codebooks, b->m, b->dsub, b->lanes);
+	}
 	return 0;
 }
 
@@ -374,9 +381,12 @@ static void encode_range(void *ctx, size_t lo, size_t hi)
 		float term = 0;
 		for (size_t t = 0; t < b->dim; t++)
 			r[t] = xi[t] - c[t];
+		if (b->lanes)
+			tv_pq_encode(r, b->lanes, b->m, b->dsub, code);
 		for (size_t s = 0; s < b->m; s++) {
-			code[s] = tv_kmeans_nearest256(r + s * ds, b->cbt + s * ds * 256, b->cbn + s * 256,
-			                               (uint32_t)ds);
+			if (!b->lanes)
+				code[s] = tv_kmeans_nearest256(r + s * ds, b->cbt + s * ds * 256,
+				                               b->cbn + s * 256, (uint32_t)ds);
 			if (b->terms) {
 				const float *w = b->codebooks + (s * 256 + code[s]) * ds;
 				for (size_t t = 0; t < ds; t++)

@@ -1,5 +1,6 @@
 /* k-means: seeded sample start, Lloyd rounds, empty-cluster splitting. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,22 +31,25 @@ static uint64_t next_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-/* Multiversioned (one clone per instruction set, picked by an ifunc at
- * load time); static because clang names the ifunc of an exported clone
- * differently from what other files call. */
-TV_CLONES
-static uint8_t nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
+/* The nearest of 256 codewords (cbt: dsub x 256, transposed; cbnorm: their
+ * squared norms) to x. 16 codewords at a time, their partial sums kept in
+ * registers across the sub-vector's dimensions. The argmin is branch-free:
+ * a squared distance (>= 0) has IEEE bits that order like unsigned
+ * integers, so with its low 8 bits replaced by the codeword's number one
+ * unsigned minimum per lane finds distance and codeword together (ties,
+ * and distances within 2^-15 of each other, go to the lower number).
+ * Inlined with a constant dsub for the common widths, so the compiler
+ * unrolls the inner loop and keeps the sums in registers (the generic
+ * loop spilled them: 2.5x slower at dsub 2). */
+static inline __attribute__((always_inline)) uint8_t
+nearest256_ds(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
 {
-	/* 16 codewords at a time, their partial sums kept in registers across
-	 * the sub-vector's dimensions. The argmin is branch-free: a squared
-	 * distance (>= 0) has IEEE bits that order like unsigned integers, so
-	 * with its low 8 bits replaced by the codeword's number one unsigned
-	 * minimum per lane finds distance and codeword together (ties, and
-	 * distances within 2^-15 of each other, go to the lower number). */
 	uint32_t um[16], m;
-	float xn = 0;
-	for (uint32_t t = 0; t < dsub; t++)
+	float xn = 0, xv[16];
+	for (uint32_t t = 0; t < dsub; t++) {
 		xn += x[t] * x[t];
+		xv[t & 15] = -2.0f * x[t];
+	}
 	for (int l = 0; l < 16; l++)
 		um[l] = UINT32_MAX;
 	for (int j0 = 0; j0 < 256; j0 += 16) {
@@ -53,9 +57,10 @@ static uint8_t nearest256(const float *x, const float *cbt, const float *cbnorm,
 		for (int l = 0; l < 16; l++)
 			a[l] = cbnorm[j0 + l] + xn;
 		for (uint32_t t = 0; t < dsub; t++) {
-			const float xv = -2.0f * x[t], *row = cbt + (size_t)t * 256 + j0;
+			const float *row = cbt + (size_t)t * 256 + j0;
+			const float v = dsub <= 16 ? xv[t & 15] : -2.0f * x[t];
 			for (int l = 0; l < 16; l++)
-				a[l] += xv * row[l];
+				a[l] += v * row[l];
 		}
 		for (int l = 0; l < 16; l++) {
 			float d = a[l] > 0.0f ? a[l] : 0.0f;
@@ -65,15 +70,127 @@ static uint8_t nearest256(const float *x, const float *cbt, const float *cbnorm,
 			um[l] = u < um[l] ? u : um[l];
 		}
 	}
+	/* a halving tree, not a loop over the lanes: the loop was scalar and
+	 * cost as much as the 16 rounds above */
+	for (int w = 8; w > 0; w /= 2)
+		for (int l = 0; l < w; l++)
+			um[l] = um[l + w] < um[l] ? um[l + w] : um[l];
 	m = um[0];
-	for (int l = 1; l < 16; l++)
-		m = um[l] < m ? um[l] : m;
 	return (uint8_t)(m & 0xff);
+}
+
+/* Multiversioned (one clone per instruction set, picked by an ifunc at
+ * load time); static because clang names the ifunc of an exported clone
+ * differently from what other files call. */
+TV_CLONES
+static uint8_t nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
+{
+	switch (dsub) {
+	case 1: return nearest256_ds(x, cbt, cbnorm, 1);
+	case 2: return nearest256_ds(x, cbt, cbnorm, 2);
+	case 4: return nearest256_ds(x, cbt, cbnorm, 4);
+	case 8: return nearest256_ds(x, cbt, cbnorm, 8);
+	default: return nearest256_ds(x, cbt, cbnorm, dsub);
+	}
 }
 
 uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm, uint32_t dsub)
 {
 	return nearest256(x, cbt, cbnorm, dsub);
+}
+
+/* ---- product-quantizer encoding, one lane per sub-vector -------------- */
+
+size_t tv_pq_lanes_size(uint32_t m, uint32_t dsub)
+{
+	return (size_t)(m + 15) / 16 * 256 * 16 * ((size_t)dsub + 1);
+}
+
+void tv_pq_lanes(const float *codebooks, uint32_t m, uint32_t dsub, float *lanes)
+{
+	size_t groups = (m + 15) / 16, per = (size_t)256 * 16 * (dsub + 1);
+	for (size_t g = 0; g < groups; g++)
+		for (size_t j = 0; j < 256; j++) {
+			float *v = lanes + g * per + j * 16 * (dsub + 1), *nn = v + (size_t)dsub * 16;
+			for (size_t l = 0; l < 16; l++) {
+				size_t s = g * 16 + l;
+				const float *w = codebooks + (s * 256 + j) * dsub;
+				nn[l] = 0;
+				for (size_t t = 0; t < dsub; t++) {
+					v[t * 16 + l] = s < m ? w[t] : 0.0f;
+					nn[l] += s < m ? w[t] * w[t] : 0.0f;
+				}
+			}
+		}
+}
+
+/* One group of 16 sub-vectors: a running minimum per lane over the 256
+ * codewords, with the codeword's number in the low 8 bits of the distance
+ * (as in nearest256_ds). lane: [j][t][16] values then [16] norms per j. */
+static inline __attribute__((always_inline)) void
+encode_group(const float *r, const float *lane, uint32_t dsub, uint32_t live, uint8_t *code)
+{
+	float xv[16 * 16], xn[16];
+	uint32_t um[16];
+	for (uint32_t l = 0; l < 16; l++) {
+		xn[l] = 0;
+		um[l] = UINT32_MAX;
+		for (uint32_t t = 0; t < dsub; t++) {
+			float x = l < live ? r[l * dsub + t] : 0.0f;
+			xv[t * 16 + l] = -2.0f * x;
+			xn[l] += x * x;
+		}
+	}
+	for (uint32_t j = 0; j < 256; j++) {
+		const float *v = lane + (size_t)j * 16 * (dsub + 1), *nn = v + (size_t)dsub * 16;
+		float a[16];
+		for (int l = 0; l < 16; l++)
+			a[l] = nn[l] + xn[l];
+		for (uint32_t t = 0; t < dsub; t++)
+			for (int l = 0; l < 16; l++)
+				a[l] += xv[t * 16 + l] * v[t * 16 + l];
+		for (int l = 0; l < 16; l++) {
+			float d = a[l] > 0.0f ? a[l] : 0.0f;
+			uint32_t u;
+			memcpy(&u, &d, sizeof u);
+			u = (u & ~0xffu) | j;
+			um[l] = u < um[l] ? u : um[l];
+		}
+	}
+	for (uint32_t l = 0; l < live; l++)
+		code[l] = (uint8_t)(um[l] & 0xff);
+}
+
+static inline __attribute__((always_inline)) void
+encode_ds(const float *r, const float *lanes, uint32_t m, uint32_t dsub, uint8_t *code)
+{
+	size_t per = (size_t)256 * 16 * (dsub + 1);
+	for (uint32_t g = 0; g * 16 < m; g++)
+		encode_group(r + (size_t)g * 16 * dsub, lanes + g * per, dsub, TV_MIN(16, m - g * 16),
+		             code + g * 16);
+}
+
+TV_CLONES
+static void pq_encode(const float *r, const float *lanes, uint32_t m, uint32_t dsub, uint8_t *code)
+{
+	switch (dsub) {
+	case 1: encode_ds(r, lanes, m, 1, code); break;
+	case 2: encode_ds(r, lanes, m, 2, code); break;
+	case 4: encode_ds(r, lanes, m, 4, code); break;
+	case 8: encode_ds(r, lanes, m, 8, code); break;
+	default: /* wider sub-vectors: see tv_pq_encode_width */
+		break;
+	}
+}
+
+bool tv_pq_encode_width(uint32_t dsub)
+{
+	return dsub == 1 || dsub == 2 || dsub == 4 || dsub == 8;
+}
+
+void tv_pq_encode(const float *r, const float *lanes, uint32_t m, uint32_t dsub, uint8_t *code)
+{
+	pq_encode(r, lanes, m, dsub, code);
 }
 
 /* ---- assignment ------------------------------------------------------ */

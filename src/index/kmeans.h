@@ -9,6 +9,7 @@
 #ifndef TV_INDEX_KMEANS_H
 #define TV_INDEX_KMEANS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,5 +33,22 @@ int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t 
  * squared norms. */
 uint8_t tv_kmeans_nearest256(const float *x, const float *cbt, const float *cbnorm,
                              uint32_t dsub);
+
+/* Product-quantizer codebooks laid out for encoding whole vectors: sub-
+ * vectors in groups of 16 (m rounded up; the padding is zero), per group
+ * and codeword j, the codeword's dsub values for the 16 sub-vectors
+ * interleaved, [group][j][t][16], and their squared norms [group][j][16].
+ * Built from codebooks (m x 256 x dsub) into caller storage of
+ * tv_pq_lanes_size(m, dsub) floats. */
+size_t tv_pq_lanes_size(uint32_t m, uint32_t dsub);
+void tv_pq_lanes(const float *codebooks, uint32_t m, uint32_t dsub, float *lanes);
+
+/* code[s] = the nearest codeword of sub-vector s of r (m x dsub floats),
+ * s < m, with lanes from tv_pq_lanes. One SIMD lane per sub-vector: no
+ * reduction across lanes. Only for the widths tv_pq_encode_width accepts
+ * (1, 2, 4, 8: what the defaults choose); others, one sub-vector at a time
+ * with tv_kmeans_nearest256. */
+bool tv_pq_encode_width(uint32_t dsub);
+void tv_pq_encode(const float *r, const float *lanes, uint32_t m, uint32_t dsub, uint8_t *code);
 
 #endif

@@ -87,6 +87,51 @@ static void test_nearest256_matches_brute_force(void)
 	}
 }
 
+/* The whole-vector encoder (one lane per sub-vector) against brute force,
+ * for every width it takes and sub-vector counts that do not fill the
+ * last group of 16; and nearest256 at widths the encoder leaves to it. */
+static void test_pq_encode_matches_brute_force(void)
+{
+	static const uint32_t widths[] = {1, 2, 3, 4, 8, 12}, ms[] = {1, 5, 16, 37};
+	for (size_t wi = 0; wi < TV_ARRAY_LEN(widths); wi++)
+		for (size_t mi = 0; mi < TV_ARRAY_LEN(ms); mi++) {
+			uint32_t ds = widths[wi], m = ms[mi];
+			float *cb = malloc((size_t)m * 256 * ds * sizeof *cb);
+			float *lanes = malloc(tv_pq_lanes_size(m, ds) * sizeof *lanes);
+			float *r = malloc((size_t)m * ds * sizeof *r);
+			float cbt[12 * 256], cbn[256];
+			uint8_t code[64];
+			REQUIRE(cb && lanes && r);
+			for (size_t i = 0; i < (size_t)m * 256 * ds; i++)
+				cb[i] = gauss();
+			tv_pq_lanes(cb, m, ds, lanes);
+			for (int rep = 0; rep < 20; rep++) {
+				for (size_t i = 0; i < (size_t)m * ds; i++)
+					r[i] = gauss();
+				if (tv_pq_encode_width(ds))
+					tv_pq_encode(r, lanes, m, ds, code);
+				for (uint32_t s = 0; s < m; s++) {
+					const float *x = r + s * ds, *w = cb + (size_t)s * 256 * ds;
+					float best = INFINITY, got;
+					uint8_t c;
+					for (int j = 0; j < 256; j++) {
+						cbn[j] = tv_kernels_scalar.dot(w + j * ds, w + j * ds, ds);
+						for (uint32_t t = 0; t < ds; t++)
+							cbt[t * 256 + j] = w[j * ds + t];
+						best = fminf(best, tv_kernels_scalar.l2sq(x, w + j * ds, ds));
+					}
+					c = tv_pq_encode_width(ds) ? code[s] : tv_kmeans_nearest256(x, cbt, cbn, ds);
+					got = tv_kernels_scalar.l2sq(x, w + c * ds, ds);
+					/* equal up to the 2^-15 the argmin trick allows */
+					CHECK(got <= best * (1 + 1e-4f) + 1e-6f);
+				}
+			}
+			free(cb);
+			free(lanes);
+			free(r);
+		}
+}
+
 static tv_io *io_at(const char *dir)
 {
 	tv_io *io = NULL;
@@ -319,6 +364,7 @@ int main(void)
 	TV_RUN(test_kmeans_finds_well_separated_clusters);
 	TV_RUN(test_kmeans_with_fewer_points_than_clusters_keeps_every_point);
 	TV_RUN(test_nearest256_matches_brute_force);
+	TV_RUN(test_pq_encode_matches_brute_force);
 	TV_RUN(test_search_recall_for_every_metric);
 	TV_RUN(test_probing_every_partition_finds_the_exact_neighbour);
 	TV_RUN(test_builds_are_reproducible_for_a_seed);
