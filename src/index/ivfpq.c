@@ -32,6 +32,7 @@
  *   132    60    reserved, zero
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,9 @@
 
 #define HDR 192
 #define ALIGN 64
+#define CAL_QUERIES 100 /* recall calibration queries */
+#define CAL_K 10        /* ... and their neighbours */
+#define CAL_RECALL 0.98 /* the recall@10 the default probes reach on them */
 #define MAGIC "TVIVFPQ1"
 
 struct tv_ivfpq_builder {
@@ -61,6 +65,13 @@ struct tv_ivfpq_builder {
 	size_t nfrags, capfrags;
 	uint64_t *parts; /* once sorted: partition offsets (nlist + 1) */
 	uint32_t nprobes; /* calibrated default, 0 = none */
+	/* recall calibration: training rows as queries, and their exact
+	 * nearest neighbours among the rows added since (see
+	 * tv_ivfpq_builder_calibrate) */
+	float *calq;   /* ncal x dim, normalized when cosine */
+	tv_topk *calgt; /* ncal */
+	uint32_t ncal;
+	double recall; /* calibrated: recall@10 of the default probes, or -1 */
 };
 
 void tv_ivfpq_defaults(tv_ivfpq_params *p, uint64_t n, uint32_t dim)
@@ -110,7 +121,23 @@ void tv_ivfpq_builder_free(tv_ivfpq_builder *b)
 	free(b->terms);
 	free(b->frags);
 	free(b->parts);
+	free(b->calq);
+	for (uint32_t i = 0; b->calgt && i < b->ncal; i++)
+		tv_topk_free(&b->calgt[i]);
+	free(b->calgt);
 	free(b);
+}
+
+/* Drops the calibration queries (entries were added without vectors). */
+static void drop_calibration(tv_ivfpq_builder *b)
+{
+	free(b->calq);
+	for (uint32_t i = 0; b->calgt && i < b->ncal; i++)
+		tv_topk_free(&b->calgt[i]);
+	free(b->calgt);
+	b->calq = NULL;
+	b->calgt = NULL;
+	b->ncal = 0;
 }
 
 /* The encoding tables derived from the codebooks. */
@@ -148,6 +175,7 @@ static tv_ivfpq_builder *builder_new(tv_metric metric, uint32_t dim, uint32_t nl
 	b->nlist = nlist;
 	b->m = m;
 	b->dsub = dim / m;
+	b->recall = -1;
 	b->centroids = tv_mallocarray((size_t)nlist * dim, sizeof *b->centroids);
 	b->codebooks = tv_mallocarray((size_t)m * 256 * b->dsub, sizeof *b->codebooks);
 	if (!b->centroids || !b->codebooks) {
@@ -285,6 +313,18 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 		*out = b;
 		return 0;
 	}
+	/* queries for the recall calibration: 100 sample rows (strided, as the
+	 * sample is random), searched for among all rows as they are added */
+	if ((b->ncal = (uint32_t)TV_MIN(n / 4, (size_t)CAL_QUERIES)) > 0) {
+		if (!(b->calq = tv_mallocarray(b->ncal, (size_t)dim * sizeof *b->calq)) ||
+		    !(b->calgt = calloc(b->ncal, sizeof *b->calgt)))
+			goto fail;
+		for (uint32_t i = 0; i < b->ncal; i++) {
+			memcpy(b->calq + (size_t)i * dim, xs + (i * n / b->ncal) * dim, dim * sizeof *xs);
+			if (tv_topk_init(&b->calgt[i], CAL_K))
+				goto fail;
+		}
+	}
 	/* residuals in place; the product quantizer learns from at most 8k
 	 * (32 per codeword: more bought no recall on bench/ivf.sh's data) */
 	for (size_t i = 0; i < n; i++)
@@ -354,6 +394,44 @@ static int reserve(tv_ivfpq_builder *b, size_t more)
 	}
 	b->cap = cap;
 	return 0;
+}
+
+typedef struct truth_job {
+	tv_ivfpq_builder *b;
+	const float *x;        /* block, normalized when cosine */
+	const float *xn;       /* l2: squared norms of the block's rows */
+	const uint64_t *addrs; /* their addresses */
+	size_t nb;
+	bool nomem;
+} truth_job;
+
+/* The calibration queries [lo, hi) against one block of rows: their exact
+ * nearest rows so far, a row identical to the query (itself) excluded. */
+static void truth_range(void *ctx, size_t lo, size_t hi)
+{
+	truth_job *j = ctx;
+	tv_ivfpq_builder *b = j->b;
+	float *g = tv_mallocarray((hi - lo) * j->nb, sizeof *g);
+	if (!g) {
+		j->nomem = true;
+		return;
+	}
+	tv_kmeans_dots(b->calq + lo * b->dim, hi - lo, j->x, j->nb, b->dim, g);
+	for (size_t q = lo; q < hi; q++) {
+		const float *qv = b->calq + q * b->dim, *row = g + (q - lo) * j->nb;
+		float self = -tv_kernels_scalar.dot(qv, qv, b->dim);
+		float near = self + 1e-4f * fabsf(self) + 1e-6f;
+		tv_topk *top = &b->calgt[q];
+		for (size_t i = 0; i < j->nb; i++) {
+			float d = j->xn ? j->xn[i] - 2.0f * row[i] : -row[i];
+			if (d >= tv_topk_worst(top))
+				continue;
+			if (d <= near && !memcmp(qv, j->x + i * b->dim, b->dim * sizeof *qv))
+				continue;
+			tv_topk_push(top, d, j->addrs[i]);
+		}
+	}
+	free(g);
 }
 
 typedef struct encode_job {
@@ -429,6 +507,25 @@ int tv_ivfpq_builder_add(tv_ivfpq_builder *b, const float *x, size_t n, const ui
 			rc = TV_ENOMEM_SET(err, "index encoding");
 			break;
 		}
+		if (b->ncal) {
+			truth_job tj = {b, j.x, NULL, addrs + i0, nb, false};
+			float *xn = NULL;
+			if (b->metric == TV_METRIC_L2) {
+				if (!(xn = tv_mallocarray(nb, sizeof *xn))) {
+					rc = TV_ENOMEM_SET(err, "index calibration");
+					break;
+				}
+				for (size_t i = 0; i < nb; i++)
+					xn[i] = tv_kernels_scalar.dot(j.x + i * b->dim, j.x + i * b->dim, b->dim);
+				tj.xn = xn;
+			}
+			tv_parallel_for(b->ncal, 16, truth_range, &tj);
+			free(xn);
+			if (tj.nomem) {
+				rc = TV_ENOMEM_SET(err, "index calibration");
+				break;
+			}
+		}
 		memcpy(b->addr + b->n, addrs + i0, nb * sizeof *addrs);
 		b->n += nb;
 	}
@@ -443,6 +540,7 @@ int tv_ivfpq_builder_copy(tv_ivfpq_builder *b, const tv_ivfpq *ix,
 	bool cached_keep = false;
 	if (reserve(b, ix->nentries))
 		return TV_ENOMEM_SET(err, "index entries");
+	drop_calibration(b); /* entries without their vectors */
 	for (uint32_t p = 0; p < ix->nlist; p++)
 		for (uint64_t e = ix->parts[p]; e < ix->parts[p + 1]; e++) {
 			uint64_t fid = ix->addrs[e] >> 32;
@@ -606,6 +704,162 @@ static int sort_entries(tv_ivfpq_builder *b)
 	b->parts = parts;
 	return 0;
 }
+
+/* ---- query tables (search and calibration) ---------------------------- */
+
+/* qn = q (normalized for cosine); cd[p] = the query's distance to
+ * centroid p (-dot for cosine and dot); T[s][j] = <q_s, codeword j of s>. */
+static void query_tables(tv_metric metric, uint32_t dim, uint32_t nlist, uint32_t m,
+                         const float *centroids, const float *codebooks, const float *q,
+                         float *qn, float *cd, float *T)
+{
+	const tv_kernels *kk = tv_vec_kernels();
+	uint32_t ds = dim / m;
+	memcpy(qn, q, dim * sizeof *qn);
+	if (metric == TV_METRIC_COSINE)
+		normalize(qn, dim);
+	if (metric == TV_METRIC_L2) {
+		kk->l2sq_batch(qn, centroids, nlist, dim, cd);
+	} else {
+		kk->dot_batch(qn, centroids, nlist, dim, cd);
+		for (uint32_t p = 0; p < nlist; p++)
+			cd[p] = -cd[p];
+	}
+	for (uint32_t s = 0; s < m; s++)
+		kk->dot_batch(qn + (size_t)s * ds, codebooks + (size_t)s * 256 * ds, 256, ds,
+		              T + (size_t)s * 256);
+}
+
+/* An entry of partition p scores probe_base + probe_scale * adc (+ its
+ * term for l2): see the metric table in ivfpq.h. */
+static inline float probe_base(tv_metric metric, float cdp)
+{
+	return metric == TV_METRIC_COSINE ? 1.0f + cdp : cdp;
+}
+
+static inline float probe_scale(tv_metric metric)
+{
+	return metric == TV_METRIC_L2 ? -2.0f : -1.0f;
+}
+
+/* sum_s T[s][code[s]], four independent chains for the out-of-order core */
+static inline float adc(const float *T, const uint8_t *c, uint32_t m)
+{
+	float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+	uint32_t s = 0;
+	for (; s + 4 <= m; s += 4) {
+		a0 += T[(size_t)s * 256 + c[s]];
+		a1 += T[(size_t)(s + 1) * 256 + c[s + 1]];
+		a2 += T[(size_t)(s + 2) * 256 + c[s + 2]];
+		a3 += T[(size_t)(s + 3) * 256 + c[s + 3]];
+	}
+	for (; s < m; s++)
+		a0 += T[(size_t)s * 256 + c[s]];
+	return (a0 + a1) + (a2 + a3);
+}
+
+/* ---- recall calibration --------------------------------------------------- */
+
+typedef struct cal_job {
+	tv_ivfpq_builder *b;
+	size_t ncand;   /* candidates a search re-ranks */
+	uint32_t maxp;  /* partitions tried */
+	uint32_t *hits; /* ncal x maxp: neighbours among the candidates after p + 1 probes */
+	bool nomem;
+} cal_job;
+
+static void cal_range(void *ctx, size_t lo, size_t hi)
+{
+	cal_job *j = ctx;
+	tv_ivfpq_builder *b = j->b;
+	float *qn = tv_mallocarray(b->dim + b->nlist + (size_t)b->m * 256, sizeof *qn), *cd, *T;
+	tv_topk order = {0}, cand = {0};
+	if (!qn || tv_topk_init(&order, b->nlist) || tv_topk_init(&cand, j->ncand)) {
+		j->nomem = true;
+		goto done;
+	}
+	cd = qn + b->dim;
+	T = cd + b->nlist;
+	for (size_t q = lo; q < hi; q++) {
+		const tv_topk *gt = &b->calgt[q];
+		uint32_t *hits = j->hits + q * j->maxp, h = 0;
+		query_tables(b->metric, b->dim, b->nlist, b->m, b->centroids, b->codebooks,
+		             b->calq + q * b->dim, qn, cd, T);
+		order.n = cand.n = 0;
+		tv_topk_push_array(&order, cd, b->nlist, 0);
+		tv_topk_sort(&order);
+		for (uint32_t pi = 0; pi < j->maxp; pi++) {
+			uint32_t p = (uint32_t)order.id[pi];
+			float base = probe_base(b->metric, cd[p]), scale = probe_scale(b->metric);
+			if (h < gt->n) {
+				for (uint64_t e = b->parts[p]; e < b->parts[p + 1]; e++) {
+					float d = base + scale * adc(T, b->codes + e * b->m, b->m);
+					if (b->terms)
+						d += b->terms[e];
+					if (d < tv_topk_worst(&cand))
+						tv_topk_push(&cand, d, b->addr[e]);
+				}
+				h = 0;
+				for (size_t g = 0; g < gt->n; g++)
+					for (size_t c = 0; c < cand.n; c++)
+						if (cand.id[c] == gt->id[g]) {
+							h++;
+							break;
+						}
+			}
+			hits[pi] = h;
+		}
+	}
+done:
+	tv_topk_free(&order);
+	tv_topk_free(&cand);
+	free(qn);
+}
+
+int tv_ivfpq_builder_calibrate(tv_ivfpq_builder *b, size_t ncand, tv_err *err)
+{
+	cal_job j = {b, TV_MAX(ncand, 1), 0, NULL, false};
+	uint64_t total = 0;
+	if (!b->ncal || !tv_ivfpq_builder_useful(b))
+		return 0;
+	for (uint32_t q = 0; q < b->ncal; q++)
+		total += b->calgt[q].n;
+	if (!total)
+		return 0;
+	if (sort_entries(b))
+		return TV_ENOMEM_SET(err, "index calibration");
+	j.maxp = TV_MIN(b->nlist, TV_MAX(4 * b->nprobes, 32));
+	if (!(j.hits = tv_mallocarray(b->ncal, j.maxp * sizeof *j.hits)))
+		return TV_ENOMEM_SET(err, "index calibration");
+	tv_parallel_for(b->ncal, 4, cal_range, &j);
+	if (j.nomem) {
+		free(j.hits);
+		return TV_ENOMEM_SET(err, "index calibration");
+	}
+	/* the fewest probes reaching the target; if none does (codes too
+	 * coarse for the candidates re-ranked: more probes only add
+	 * competitors), the fewest reaching the best recall seen */
+	for (uint32_t p = 0, bestp = 0; p < j.maxp; p++) {
+		uint64_t found = 0;
+		for (uint32_t q = 0; q < b->ncal; q++)
+			found += j.hits[(size_t)q * j.maxp + p];
+		if ((double)found / (double)total > b->recall) {
+			b->recall = (double)found / (double)total;
+			bestp = p;
+		}
+		if ((double)found >= CAL_RECALL * (double)total || p + 1 == j.maxp) {
+			p = (double)found >= CAL_RECALL * (double)total ? p : bestp;
+			b->nprobes = TV_MAX(b->nprobes, p + 1);
+			break;
+		}
+	}
+	free(j.hits);
+	drop_calibration(b);
+	return 0;
+}
+
+double tv_ivfpq_builder_recall(const tv_ivfpq_builder *b) { return b->recall; }
+uint32_t tv_ivfpq_builder_probes(const tv_ivfpq_builder *b) { return b->nprobes; }
 
 int tv_ivfpq_builder_write(tv_ivfpq_builder *b, tv_io *io, const char *path,
                            uint64_t table_version, tv_err *err)
@@ -772,28 +1026,11 @@ long tv_ivfpq_find_frag(const tv_ivfpq *ix, uint64_t frag_id)
 
 /* ---- search ------------------------------------------------------------ */
 
-/* sum_s T[s][code[s]], four independent chains for the out-of-order core */
-static inline float adc(const float *T, const uint8_t *c, uint32_t m)
-{
-	float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-	uint32_t s = 0;
-	for (; s + 4 <= m; s += 4) {
-		a0 += T[(size_t)s * 256 + c[s]];
-		a1 += T[(size_t)(s + 1) * 256 + c[s + 1]];
-		a2 += T[(size_t)(s + 2) * 256 + c[s + 2]];
-		a3 += T[(size_t)(s + 3) * 256 + c[s + 3]];
-	}
-	for (; s < m; s++)
-		a0 += T[(size_t)s * 256 + c[s]];
-	return (a0 + a1) + (a2 + a3);
-}
-
 int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, bool filtered,
                     tv_topk *cand, bool (*accept)(void *ctx, uint64_t addr), void *ctx,
                     tv_err *err)
 {
-	const tv_kernels *kk = tv_vec_kernels();
-	size_t dim = ix->dim, ds = ix->dsub, limit, seen = 0, kept = 0;
+	size_t dim = ix->dim, limit, seen = 0, kept = 0;
 	float *qn = tv_mallocarray(dim + ix->nlist + (size_t)ix->m * 256, sizeof *qn);
 	float *cd, *T;
 	tv_topk probe;
@@ -801,18 +1038,8 @@ int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, bool fil
 		return TV_ENOMEM_SET(err, "search");
 	cd = qn + dim;
 	T = cd + ix->nlist;
-	memcpy(qn, q, dim * sizeof *qn);
-	if (ix->metric == TV_METRIC_COSINE)
-		normalize(qn, (uint32_t)dim);
-	if (ix->metric == TV_METRIC_L2) {
-		kk->l2sq_batch(qn, ix->centroids, ix->nlist, dim, cd);
-	} else {
-		kk->dot_batch(qn, ix->centroids, ix->nlist, dim, cd);
-		for (uint32_t p = 0; p < ix->nlist; p++)
-			cd[p] = -cd[p];
-	}
-	for (uint32_t s = 0; s < ix->m; s++)
-		kk->dot_batch(qn + s * ds, ix->codebooks + (size_t)s * 256 * ds, 256, ds, T + s * 256);
+	query_tables(ix->metric, (uint32_t)dim, ix->nlist, ix->m, ix->centroids, ix->codebooks, q, qn,
+	             cd, T);
 	nprobes = TV_MAX(1, TV_MIN(nprobes, ix->nlist));
 	limit = filtered ? SIZE_MAX : nprobes;
 	if (tv_topk_init(&probe, filtered ? ix->nlist : nprobes)) {
@@ -823,8 +1050,7 @@ int tv_ivfpq_search(const tv_ivfpq *ix, const float *q, size_t nprobes, bool fil
 	tv_topk_sort(&probe);
 	for (size_t pi = 0; pi < probe.n && pi < limit; pi++) {
 		uint32_t p = (uint32_t)probe.id[pi];
-		float base, scale = ix->metric == TV_METRIC_L2 ? -2.0f : -1.0f;
-		base = ix->metric == TV_METRIC_COSINE ? 1.0f + cd[p] : cd[p];
+		float base = probe_base(ix->metric, cd[p]), scale = probe_scale(ix->metric);
 		for (uint64_t e = ix->parts[p]; e < ix->parts[p + 1]; e++) {
 			float d = base + scale * adc(T, ix->codes + e * ix->m, ix->m);
 			if (ix->terms)

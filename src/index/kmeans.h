@@ -28,6 +28,10 @@ int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint
 int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
                      uint32_t *assign, float *dist);
 
+/* out[i * nb + j] = <a_i, b_j> for na rows a and nb rows b of d floats;
+ * one thread (BLAS sgemm when available, else the SIMD kernels). */
+void tv_kmeans_dots(const float *a, size_t na, const float *b, size_t nb, size_t d, float *out);
+
 /* For the product quantizer: the nearest of 256 centroids to x (dsub
  * floats), given the codebook transposed (dsub x 256) and the centroids'
  * squared norms. */

@@ -460,6 +460,12 @@ static int build(tv_table *t, tv_metric metric, const tv_ivfpq_params *params, t
 		if (!(rc = add_frag(t, b, fi, err)))
 			rc = tv_ivfpq_builder_cover(b, t->frags[fi].id, t->frags[fi].rows, err);
 	t0 = tv_trace("index: encoding", t0);
+	if (!rc && !(rc = tv_ivfpq_builder_calibrate(b, IX_REFINE * 10, err))) {
+		char what[96];
+		snprintf(what, sizeof what, "index: recall calibration (%u probes, recall@10 %.3f)",
+		         tv_ivfpq_builder_probes(b), tv_ivfpq_builder_recall(b));
+		t0 = tv_trace(what, t0);
+	}
 	if (!rc)
 		rc = install(t, b, err);
 	tv_trace("index: writing", t0);

@@ -176,8 +176,10 @@ static bool even_rows(void *ctx, uint64_t addr)
 	return addr % 2 == 0;
 }
 
-/* recall@10 of the index's 100 candidates re-ranked exactly, over nq
- * queries, against brute force; only rows accept() takes count. */
+static size_t recall_cand = 100;
+
+/* recall@10 of the index's 100 (recall_cand) candidates re-ranked exactly,
+ * over nq queries, against brute force; only rows accept() takes count. */
 static double recall(const tv_ivfpq *ix, const float *x, size_t n, const float *qs, size_t nq,
                      tv_metric metric, size_t nprobes, bool (*acc)(void *, uint64_t))
 {
@@ -186,7 +188,7 @@ static double recall(const tv_ivfpq *ix, const float *x, size_t n, const float *
 		const float *q = qs + qi * D;
 		tv_topk cand, exact, top;
 		tv_err err;
-		tv_topk_init(&cand, 100);
+		tv_topk_init(&cand, recall_cand);
 		tv_topk_init(&exact, 10);
 		tv_topk_init(&top, 10);
 		if (tv_ivfpq_search(ix, q, nprobes, acc == even_rows, &cand, acc, NULL, &err))
@@ -237,6 +239,81 @@ static void test_search_recall_for_every_metric(void)
 		tv_ivfpq_close(ix);
 	}
 	tv_io_free(io);
+	free(x);
+}
+
+static bool every_frag(void *ctx, uint64_t fid)
+{
+	(void)ctx;
+	(void)fid;
+	return true;
+}
+
+/* The recall calibration picks default probes that reach recall@10 >= 0.98
+ * on its own queries (training rows), which carries over to fresh queries;
+ * with codes too coarse to reach it, it reports the recall it measured and
+ * does not probe more than the best recall needs; entries copied from
+ * another index (no vectors) leave the probes as they were. */
+static void test_recall_calibration_sets_probes_that_hold_on_fresh_queries(void)
+{
+	const char *dir = tv_test_tmpdir("ivfpq");
+	size_t n = 8000, nq = 50;
+	float *x = clustered(n + nq, 80, 0.35f);
+	uint64_t *addrs = malloc(n * sizeof *addrs);
+	tv_io *io = io_at(dir);
+	REQUIRE(io && addrs);
+	for (size_t i = 0; i < n; i++)
+		addrs[i] = i;
+	for (int c = 0; c < 4; c++) {
+		/* metrics with fine codes (8 x 4 dimensions, 100 candidates), and
+		 * coarse (2 x 16 dimensions, 12 candidates for 10) */
+		tv_metric metric = (tv_metric)(c % 3);
+		bool coarse = c == 3;
+		tv_ivfpq_params p = {128, coarse ? 2 : 8, 0, 0, 5};
+		size_t ncand = coarse ? 12 : 100;
+		tv_ivfpq_builder *b = NULL, *f = NULL;
+		tv_ivfpq *ix = NULL;
+		tv_err err;
+		char name[32];
+		uint32_t before;
+		double r, rmax;
+		snprintf(name, sizeof name, "cal%d.idx", c);
+		REQUIRE(tv_ivfpq_train(&b, x, n, D, metric, &p, n, &err) == 0);
+		REQUIRE(tv_ivfpq_builder_useful(b));
+		CHECK(tv_ivfpq_builder_recall(b) < 0);
+		before = tv_ivfpq_builder_probes(b);
+		REQUIRE(tv_ivfpq_builder_add(b, x, n, addrs, &err) == 0);
+		REQUIRE(tv_ivfpq_builder_calibrate(b, ncand, &err) == 0);
+		CHECK(tv_ivfpq_builder_probes(b) >= before);
+		CHECK_MSG(coarse ? tv_ivfpq_builder_recall(b) < 0.98 : tv_ivfpq_builder_recall(b) >= 0.98,
+		          "%s: calibrated recall %.3f at %u probes", tv_metric_name(metric),
+		          tv_ivfpq_builder_recall(b), tv_ivfpq_builder_probes(b));
+		REQUIRE(tv_ivfpq_builder_cover(b, 0, n, &err) == 0);
+		REQUIRE(tv_ivfpq_builder_write(b, io, name, 1, &err) == 0);
+		REQUIRE(tv_ivfpq_open(&ix, io, name, &err) == 0);
+		CHECK_EQ_INT(ix->nprobes, tv_ivfpq_builder_probes(b));
+		recall_cand = ncand;
+		r = recall(ix, x, n, x + n * D, nq, metric, ix->nprobes, all_rows);
+		rmax = recall(ix, x, n, x + n * D, nq, metric, 32, all_rows);
+		recall_cand = 100;
+		if (!coarse)
+			CHECK_MSG(r >= 0.95, "%s: recall@10 %.3f at the calibrated %u probes",
+			          tv_metric_name(metric), r, ix->nprobes);
+		else /* the best it can do, or close */
+			CHECK_MSG(r >= rmax - 0.03, "coarse: recall@10 %.3f at %u probes, %.3f at 32", r,
+			          ix->nprobes, rmax);
+		/* a fold-in copy has no vectors: calibration leaves its probes */
+		REQUIRE(tv_ivfpq_builder_from(&f, ix, &err) == 0);
+		REQUIRE(tv_ivfpq_builder_copy(f, ix, every_frag, NULL, &err) == 0);
+		REQUIRE(tv_ivfpq_builder_calibrate(f, ncand, &err) == 0);
+		CHECK_EQ_INT(tv_ivfpq_builder_probes(f), ix->nprobes);
+		CHECK(tv_ivfpq_builder_recall(f) < 0);
+		tv_ivfpq_builder_free(f);
+		tv_ivfpq_close(ix);
+		tv_ivfpq_builder_free(b);
+	}
+	tv_io_free(io);
+	free(addrs);
 	free(x);
 }
 
@@ -365,6 +442,7 @@ int main(void)
 	TV_RUN(test_kmeans_with_fewer_points_than_clusters_keeps_every_point);
 	TV_RUN(test_nearest256_matches_brute_force);
 	TV_RUN(test_pq_encode_matches_brute_force);
+	TV_RUN(test_recall_calibration_sets_probes_that_hold_on_fresh_queries);
 	TV_RUN(test_search_recall_for_every_metric);
 	TV_RUN(test_probing_every_partition_finds_the_exact_neighbour);
 	TV_RUN(test_builds_are_reproducible_for_a_seed);
