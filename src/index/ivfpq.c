@@ -477,6 +477,24 @@ static void encode_range(void *ctx, size_t lo, size_t hi)
 	free(r);
 }
 
+typedef struct norm_job {
+	const float *x;
+	float *out;
+	uint32_t dim;
+} norm_job;
+
+/* out = x normalized, rows [lo, hi) */
+static void norm_range(void *ctx, size_t lo, size_t hi)
+{
+	norm_job *j = ctx;
+	for (size_t i = lo; i < hi; i++) {
+		const float *x = j->x + i * j->dim;
+		float *o = j->out + i * j->dim, nr = tv_vec_norm(x, j->dim);
+		for (uint32_t t = 0; t < j->dim; t++)
+			o[t] = nr > 0 ? x[t] / nr : x[t];
+	}
+}
+
 int tv_ivfpq_builder_add(tv_ivfpq_builder *b, const float *x, size_t n, const uint64_t *addrs,
                          tv_err *err)
 {
@@ -493,9 +511,8 @@ int tv_ivfpq_builder_add(tv_ivfpq_builder *b, const float *x, size_t n, const ui
 		const float *xb = x + i0 * b->dim;
 		encode_job j = {b, xb, b->n, false};
 		if (buf) {
-			memcpy(buf, xb, nb * b->dim * sizeof *buf);
-			for (size_t i = 0; i < nb; i++)
-				normalize(buf + i * b->dim, b->dim);
+			norm_job nj = {xb, buf, b->dim};
+			tv_parallel_for(nb, 1024, norm_range, &nj);
 			j.x = buf;
 		}
 		if (tv_kmeans_assign(j.x, nb, b->dim, b->centroids, b->nlist, b->part + b->n, NULL)) {

@@ -413,6 +413,22 @@ void tv_kmeans_dots(const float *a, size_t na, const float *b, size_t nb, size_t
 
 /* ---- training --------------------------------------------------------- */
 
+typedef struct seed_job {
+	const float *xs, *c;
+	size_t d;
+	float *mind, *tmp;
+} seed_job;
+
+/* mind[i] = min(mind[i], |xs_i - c|^2) over [lo, hi) */
+static void seed_range(void *ctx, size_t lo, size_t hi)
+{
+	seed_job *j = ctx;
+	tv_vec_kernels()->l2sq_batch(j->c, j->xs + lo * j->d, hi - lo, j->d, j->tmp + lo);
+	for (size_t i = lo; i < hi; i++)
+		if (j->tmp[i] < j->mind[i])
+			j->mind[i] = j->tmp[i];
+}
+
 /* k-means++ seeding (D^2 sampling) on at most 16k + 1024 of the points
  * (a seeded subsample): each next centre is a point drawn with probability
  * proportional to its squared distance to the nearest centre so far. */
@@ -423,6 +439,7 @@ static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t 
 	const tv_kernels *kk = tv_vec_kernels();
 	const float *xs = x;
 	float *own = NULL;
+	seed_job sj = {0};
 	int rc = TV_ENOMEM;
 	if (!mind || !tmp)
 		goto done;
@@ -436,6 +453,10 @@ static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t 
 	}
 	memcpy(c, xs + (size_t)(next_rand(seed) % ns) * d, d * sizeof *c);
 	kk->l2sq_batch(c, xs, ns, d, mind);
+	sj.xs = xs;
+	sj.d = d;
+	sj.mind = mind;
+	sj.tmp = tmp;
 	for (size_t j = 1; j < k; j++) {
 		double total = 0, r;
 		size_t at = ns - 1;
@@ -452,10 +473,8 @@ static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t 
 		if (total <= 0) /* every point is a centre already: repeat them */
 			at = j % ns;
 		memcpy(c + j * d, xs + at * d, d * sizeof *c);
-		kk->l2sq_batch(c + j * d, xs, ns, d, tmp);
-		for (size_t i = 0; i < ns; i++)
-			if (tmp[i] < mind[i])
-				mind[i] = tmp[i];
+		sj.c = c + j * d;
+		tv_parallel_for(ns, 4096, seed_range, &sj);
 	}
 	rc = 0;
 done:
