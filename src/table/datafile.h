@@ -96,6 +96,14 @@ typedef struct tv_strcol {
 } tv_strcol;
 int tv_datafile_read_strings(tv_datafile *df, uint32_t col, uint64_t row, uint64_t n,
                              tv_strcol *out, tv_err *err);
+/* Calls fn(ctx, row, s, len) for rows [row, row + n) of a string column, in
+ * order, s pointing at the row's bytes (not NUL-terminated; NULL for a
+ * null) only during the call; a non-zero return stops it and is returned.
+ * One page decoded at a time into reused buffers: a scan of a big column
+ * without holding it. */
+int tv_datafile_each_string(tv_datafile *df, uint32_t col, uint64_t row, uint64_t n,
+                            int (*fn)(void *ctx, uint64_t row, const char *s, size_t len),
+                            void *ctx, tv_err *err);
 void tv_strcol_free(tv_strcol *s);
 
 /* Float vectors of rows [row, row + n) of a fixed_size_list<float32>

@@ -65,6 +65,7 @@ struct tv_table {
 	size_t nent, capent;
 	uint64_t *seen_frags;  /* fragment ids already in the index, sorted */
 	size_t nseen;
+	unsigned probe_scans;  /* small upserts answered by a scan instead (commit.c) */
 	float *rowbuf; /* one vector, for rows of unmapped files */
 	/* Our IVF_PQ index (vindex.c): the one chosen for this version, or
 	 * NULL; ix_version is the version it was chosen for (0 = not yet). A

@@ -144,6 +144,23 @@ static uint32_t rnd(void)
 	return (uint32_t)(rng >> 33);
 }
 
+typedef struct each_ctx {
+	const char **str;
+	const size_t *len;
+	size_t lo, seen, bad;
+} each_ctx;
+
+static int each_check(void *ctx, uint64_t row, const char *p, size_t n)
+{
+	each_ctx *c = ctx;
+	const char *want = c->str[row];
+	if (row != c->lo + c->seen ||
+	    (want == NULL ? p != NULL : (!p || n != c->len[row] || memcmp(p, want, n))))
+		c->bad++;
+	c->seen++;
+	return 0;
+}
+
 static void check_read_back(tv_buf *b, int mapped, size_t n, const char **str, const size_t *len,
                             const float *vec, uint32_t dim)
 {
@@ -173,6 +190,13 @@ static void check_read_back(tv_buf *b, int mapped, size_t n, const char **str, c
 				bad++;
 		}
 		CHECK_MSG(bad == 0, "%zu bad strings in %zu+%zu (mapped %d)", bad, lo, cnt, mapped);
+		/* the page-at-a-time scan sees the same strings, in order */
+		{
+			each_ctx ec = {str, len, lo, 0, 0};
+			REQUIRE(tv_datafile_each_string(df, 0, lo, cnt, each_check, &ec, &err) == 0);
+			CHECK_EQ_INT(ec.seen, cnt);
+			CHECK_MSG(ec.bad == 0, "each_string: %zu bad in %zu+%zu", ec.bad, lo, cnt);
+		}
 		tv_strcol_free(&sc);
 		REQUIRE(tv_datafile_read_vectors(df, 1, lo, cnt, dim, &vp, &own, valid, &err) == 0);
 		CHECK(memcmp(vp, vec + lo * dim, cnt * dim * sizeof(float)) == 0);

@@ -101,6 +101,49 @@ static void test_rows_persist_across_reopen(void)
 	tv_store_close(s);
 }
 
+/* A fresh handle's small upserts into a bigger table find the old rows by
+ * scanning the ids (no id index built); later ones through the index: in
+ * every case the old rows go in the same commit, nothing is duplicated. */
+static void test_small_upserts_into_a_big_table_replace_old_rows(void)
+{
+	tv_store *s;
+	tv_results *r;
+	size_t n = 0;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("probe"));
+	s = open_db();
+	REQUIRE(s);
+	for (long i = 0; i < 4000; i += 200)
+		REQUIRE(upsert(s, i, 200, "a") == 0);
+	tv_store_close(s);
+	s = open_db(); /* no id index yet */
+	REQUIRE(s);
+	for (int round = 0; round < 4; round++) {
+		char tag[8];
+		snprintf(tag, sizeof tag, "r%d", round);
+		/* 20 existing ids spread over the fragments, 10 new ones */
+		REQUIRE(upsert(s, 3990 + round * 10, 30, tag) == 0);
+		REQUIRE(upsert(s, 1000 * round + 7, 1, tag) == 0);
+		tv_store_count(s, "t", &n);
+		CHECK_EQ_INT(n, 4020 + 10 * (size_t)round);
+	}
+	tv_store_close(s);
+	s = open_db();
+	REQUIRE(s);
+	r = all(s);
+	REQUIRE(r);
+	CHECK_EQ_INT(r->n, 4050);
+	CHECK(distinct_ids(r));
+	for (size_t i = 0; i < r->n; i++) {
+		long id = atol(r->items[i].id + 2);
+		const char *want = id >= 4020 ? "r3" : id >= 4010 ? "r2" : id >= 4000 ? "r1" : id >= 3990 ? "r0" : "a";
+		if (id < 3990 && id % 1000 == 7) /* the single-row upserts */
+			want = id == 7 ? "r0" : id == 1007 ? "r1" : id == 2007 ? "r2" : "r3";
+		CHECK_MSG(!strcmp(r->items[i].text, want), "id%ld: %s, want %s", id, r->items[i].text, want);
+	}
+	tv_results_free(r);
+	tv_store_close(s);
+}
+
 static void test_versions_list_and_checkout_reads_the_past(void)
 {
 	tv_store *s;
@@ -466,6 +509,7 @@ int main(void)
 {
 	TV_RUN(test_small_upserts_are_compacted_and_cleaned_up);
 	TV_RUN(test_rows_persist_across_reopen);
+	TV_RUN(test_small_upserts_into_a_big_table_replace_old_rows);
 	TV_RUN(test_state_restores_an_earlier_version);
 	TV_RUN(test_versions_list_and_checkout_reads_the_past);
 	TV_RUN(test_read_only_database_reads_and_refuses_writes);
