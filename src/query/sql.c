@@ -420,8 +420,11 @@ static int parse_in(parser *p, tv_node *n)
 		if (!l)
 			return perr(p, p->t.pos, "out of memory", NULL);
 		n->list = l;
-		if ((rc = parse_operand(p, &n->list[n->nlist])))
+		if ((rc = parse_operand(p, &n->list[n->nlist]))) {
+			/* not counted in nlist: free what it holds (a key path) here */
+			tv_filter__opnd_free(&n->list[n->nlist]);
 			return rc;
+		}
 		n->nlist++;
 		if (p->t.kind == T_RP)
 			return next(p);
