@@ -278,7 +278,7 @@ static void decode(const char *p, const char *e, tv_val *v, tv_buf *scratch)
 			v->type = TV_V_BOOL;
 		return;
 	default: {
-		char num[64], *end;
+		char small[64], *num = small, *end;
 		size_t n;
 		bool real = false;
 		q = p;
@@ -288,7 +288,10 @@ static void decode(const char *p, const char *e, tv_val *v, tv_buf *scratch)
 			q++;
 		}
 		n = (size_t)(q - p);
-		if (n == 0 || n >= sizeof num)
+		if (n == 0)
+			return;
+		/* JSON does not bound a number's digits (jansson reads them all) */
+		if (n >= sizeof small && !(num = malloc(n + 1)))
 			return;
 		memcpy(num, p, n);
 		num[n] = 0;
@@ -299,12 +302,15 @@ static void decode(const char *p, const char *e, tv_val *v, tv_buf *scratch)
 			if (*end == 0 && errno != ERANGE) {
 				v->type = TV_V_INT;
 				v->i = i;
-				return;
 			} /* beyond 64 bits: a real, as jansson would not even read it */
 		}
-		v->r = strtod(num, &end);
-		if (*end == 0 && isfinite(v->r))
-			v->type = TV_V_REAL;
+		if (v->type != TV_V_INT) {
+			v->r = strtod(num, &end);
+			if (*end == 0 && isfinite(v->r))
+				v->type = TV_V_REAL;
+		}
+		if (num != small)
+			free(num);
 		return;
 	}
 	}
@@ -680,6 +686,30 @@ bool tv_filter_matches(const tv_filter *f, const tv_row_view *row)
 }
 
 /* ---- planner helpers -------------------------------------------------- */
+
+static unsigned opnd_columns(const tv_opnd *o)
+{
+	switch (o->kind) {
+	case TV_O_ID: return TV_FILTER_COL_ID;
+	case TV_O_TEXT: return TV_FILTER_COL_TEXT;
+	case TV_O_PATH: return TV_FILTER_COL_PATH;
+	case TV_O_META: return TV_FILTER_COL_META;
+	default: return 0;
+	}
+}
+
+static unsigned node_columns(const tv_node *n)
+{
+	unsigned m = 0;
+	if (!n)
+		return 0;
+	m |= opnd_columns(&n->a) | opnd_columns(&n->b) | opnd_columns(&n->c);
+	for (size_t i = 0; i < n->nlist; i++)
+		m |= opnd_columns(&n->list[i]);
+	return m | node_columns(n->l) | node_columns(n->r);
+}
+
+unsigned tv_filter_columns(const tv_filter *f) { return f ? node_columns(f->root) : 0; }
 
 int tv_filter_json_string(const char *json, size_t len, const char *key, const char **val,
                           size_t *vlen, tv_buf *scratch)

@@ -381,6 +381,21 @@ int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err)
 	return 0;
 }
 
+/* Loads the string columns filter reads, and no other: a count or delete
+ * on `path` need not copy a fragment's texts. */
+static int filter_cols(tv_table *t, tv_frag *f, const tv_filter *filter, tv_err *err)
+{
+	static const struct { unsigned bit; int col; } cols[] = {
+		{TV_FILTER_COL_ID, TV_COL_ID}, {TV_FILTER_COL_TEXT, TV_COL_TEXT},
+		{TV_FILTER_COL_PATH, TV_COL_PATH}, {TV_FILTER_COL_META, TV_COL_META}};
+	unsigned m = tv_filter_columns(filter);
+	int rc;
+	for (size_t i = 0; i < TV_ARRAY_LEN(cols); i++)
+		if ((m & cols[i].bit) && (rc = tv_table__strings(t, f, cols[i].col, err)))
+			return rc;
+	return 0;
+}
+
 /* Rows per chunk: one page of our own files (8 MiB of vectors). */
 uint64_t tv_table__chunk_rows(uint32_t dim) { return TV_MAX(1, (8u << 20) / ((uint64_t)dim * 4)); }
 
@@ -415,7 +430,7 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 	tv_eqidx *x;
 	tv_datafile *df;
 	int rc;
-	if ((rc = tv_table__filter_cols(t, f, err)))
+	if ((rc = filter_cols(t, f, filter, err)))
 		return rc;
 	if ((rc = tv_eqidx_get(f, eq, &x)))
 		return TV_ENOMEM_SET(err, "filter index");
@@ -464,7 +479,7 @@ int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv
 		return rc < 0 ? rc : 0;
 	if ((rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
-	if (filter && (rc = tv_table__filter_cols(t, f, err)))
+	if (filter && (rc = filter_cols(t, f, filter, err)))
 		return rc;
 	/* The first cosine search of a fragment gets each row's norm in the same
 	 * pass as its dot product and keeps 1/|v| (fragments are immutable);
@@ -544,7 +559,7 @@ static int selective(tv_table *t, const tv_filter *filter, bool *few, tv_err *er
 		tv_frag *f = &t->frags[fi];
 		if (next >= base + f->rows)
 			continue;
-		if ((rc = tv_table__filter_cols(t, f, err)))
+		if ((rc = filter_cols(t, f, filter, err)))
 			return rc;
 		for (; next < base + f->rows; next += step) {
 			uint64_t r = next - base;
@@ -714,7 +729,7 @@ static int scan_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *
 	tv_frag *f = &t->frags[fi];
 	tv_filter_eq eq;
 	int rc;
-	if (filter && (rc = tv_table__filter_cols(t, f, err)))
+	if (filter && (rc = filter_cols(t, f, filter, err)))
 		return rc;
 	if (filter && tv_filter_equality(filter, &eq)) {
 		uint32_t *rows;
@@ -756,7 +771,7 @@ static int count_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t 
 	tv_frag *f = &t->frags[fi];
 	tv_filter_eq eq;
 	int rc;
-	if ((rc = tv_table__filter_cols(t, f, err)))
+	if ((rc = filter_cols(t, f, filter, err)))
 		return rc;
 	if (tv_filter_equality(filter, &eq)) {
 		uint32_t *rows;

@@ -622,6 +622,9 @@ static void test_syntax_errors_name_column_and_expectation(void)
 	             "unknown function array_has_any at column 14 (the only function is json_extract)");
 	expect_error("metadata.tags.contains('x')", "unknown function tags.contains at column 1");
 	expect_error("\"f\"(1) = 1", "unknown function f at column 1");
+	/* an error inside an IN list item leaks nothing (found by the fuzzer) */
+	expect_error("a IN (1, j.k \x12)", "unexpected character at column 14");
+	expect_error("a IN (metadata['x'] #)", "unexpected character at column 21");
 	/* columns count characters, not bytes */
 	expect_error("'\xc3\xa9\xc3\xa9' = 'x' AND", "expected a value or a column at column 15");
 	expect_error("\xcf\x80 = 'x' year", "expected AND, OR or the end of the filter at column 9");
@@ -859,6 +862,118 @@ static void test_metadata_text_edge_cases(void)
 	}
 }
 
+/* The raw-JSON scanner (lancedb rows) and the parsed object (memory rows)
+ * read every document jansson accepts alike: deep nesting before the key,
+ * numbers with many digits, escapes, arrays of containers. */
+static void test_raw_and_parsed_metadata_agree(void)
+{
+	static const char *const sqls[] = {"a = 1", "a > 0.5", "a IS NULL", "b = 'x'",
+	                                   "b IN (2, 'x')", "c.d = 1", "a BETWEEN 0 AND 2"};
+	char *docs[8];
+	size_t nd = 0;
+	tv_buf b = {0};
+	/* a value nested 100 and 2000 deep before the key */
+	for (int depth = 100; depth <= 2000; depth += 1900) {
+		b.len = 0;
+		tv_buf_printf(&b, "{\"x\":");
+		for (int i = 0; i < depth; i++)
+			tv_buf_printf(&b, "%s", i % 2 ? "{\"k\":" : "[");
+		tv_buf_printf(&b, "1");
+		for (int i = depth - 1; i >= 0; i--)
+			tv_buf_printf(&b, "%s", i % 2 ? "}" : "]");
+		tv_buf_printf(&b, ",\"a\":1,\"b\":\"x\",\"c\":{\"d\":1}}");
+		docs[nd++] = tv_strdup(b.data);
+	}
+	/* 80 significant digits */
+	docs[nd++] = tv_strdup("{\"a\":1.0000000000000000000000000000000000000000000000000000000000000000000000000001}");
+	docs[nd++] = tv_strdup("{\"a\":100000000000000000000000000000000000000000000000000000000000000000000000000e-76}");
+	docs[nd++] = tv_strdup("{\"b\":[[\"x\"],{\"x\":1},\"x\"],\"a\":1e-400}");
+	docs[nd++] = tv_strdup("{\"\\u0061\":1,\"b\":\"\\u0078\",\"c\":{\"d\":1.0}}");
+	tv_buf_free(&b);
+	for (size_t d = 0; d < nd; d++) {
+		json_error_t je;
+		json_t *obj = json_loads(docs[d], JSON_REJECT_DUPLICATES, &je);
+		CHECK_MSG(obj != NULL, "document %zu: %s", d, je.text);
+		for (size_t q = 0; obj && q < TV_ARRAY_LEN(sqls); q++) {
+			tv_filter *f = NULL;
+			tv_err err = {0};
+			tv_row_view v = {0};
+			bool text, parsed;
+			REQUIRE(tv_filter_parse_sql(&f, sqls[q], &err) == 0);
+			v.id = "x";
+			v.id_len = 1;
+			v.text = "";
+			v.metadata = docs[d];
+			v.metadata_len = strlen(docs[d]);
+			text = tv_filter_matches(f, &v);
+			v.metadata_obj = obj;
+			parsed = tv_filter_matches(f, &v);
+			CHECK_MSG(text == parsed, "'%s' on document %zu: text %d, parsed %d", sqls[q], d,
+			          text, parsed);
+			tv_filter_free(f);
+		}
+		json_decref(obj);
+		free(docs[d]);
+	}
+}
+
+/* What the planner reads off a filter: the equality constraint an index
+ * can serve (values once each, only through top-level ANDs, only string
+ * values) and the columns a scan must load. */
+static void test_planner_view_of_filters(void)
+{
+	static const struct {
+		const char *sql;
+		int eq;       /* -1: none, else the tv_filter_eq column */
+		const char *key;
+		size_t n;
+		int whole;
+		unsigned cols;
+	} cs[] = {
+		{"path = 'a'", TV_EQ_PATH, NULL, 1, 1, TV_FILTER_COL_PATH},
+		{"'a' = path", TV_EQ_PATH, NULL, 1, 1, TV_FILTER_COL_PATH},
+		{"path IN ('a', 'b', 'a', 'c', 'b')", TV_EQ_PATH, NULL, 3, 1, TV_FILTER_COL_PATH},
+		{"id IN ('x')", TV_EQ_ID, NULL, 1, 1, TV_FILTER_COL_ID},
+		{"lang = 'en'", TV_EQ_META, "lang", 1, 1, TV_FILTER_COL_META},
+		{"metadata['a b'] = 'x'", TV_EQ_META, "a b", 1, 1, TV_FILTER_COL_META},
+		{"year > 2000 AND (lang = 'en' OR text = 'x') AND path = 'p'", TV_EQ_PATH, NULL, 1, 0,
+		 TV_FILTER_COL_META | TV_FILTER_COL_TEXT | TV_FILTER_COL_PATH},
+		{"a.b = 'x'", -1, NULL, 0, 0, TV_FILTER_COL_META},       /* nested: no index */
+		{"lang = 5", -1, NULL, 0, 0, TV_FILTER_COL_META},        /* not a string */
+		{"lang IN ('en', 5)", -1, NULL, 0, 0, TV_FILTER_COL_META},
+		{"lang != 'en'", -1, NULL, 0, 0, TV_FILTER_COL_META},
+		{"lang NOT IN ('en')", -1, NULL, 0, 0, TV_FILTER_COL_META},
+		{"NOT path = 'a'", -1, NULL, 0, 0, TV_FILTER_COL_PATH},
+		{"path = 'a' OR path = 'b'", -1, NULL, 0, 0, TV_FILTER_COL_PATH},
+		{"text = 'a'", -1, NULL, 0, 0, TV_FILTER_COL_TEXT},
+		{"path = text", -1, NULL, 0, 0, TV_FILTER_COL_PATH | TV_FILTER_COL_TEXT},
+		{"TRUE", -1, NULL, 0, 0, 0},
+		{"'a' IN (id, 'b')", -1, NULL, 0, 0, TV_FILTER_COL_ID},
+	};
+	for (size_t i = 0; i < TV_ARRAY_LEN(cs); i++) {
+		tv_filter *f = NULL;
+		tv_err err = {0};
+		tv_filter_eq eq;
+		bool got;
+		REQUIRE(tv_filter_parse_sql(&f, cs[i].sql, &err) == 0);
+		got = tv_filter_equality(f, &eq);
+		CHECK_MSG(got == (cs[i].eq >= 0), "%s: equality %d", cs[i].sql, got);
+		if (got && cs[i].eq >= 0) {
+			CHECK_MSG((int)eq.column == cs[i].eq && eq.n == cs[i].n && eq.whole == cs[i].whole,
+			          "%s: column %d n %zu whole %d", cs[i].sql, (int)eq.column, eq.n, eq.whole);
+			CHECK(!cs[i].key || (eq.key && !strcmp(eq.key, cs[i].key)));
+			for (size_t a = 0; a < eq.n; a++)
+				for (size_t b = a + 1; b < eq.n; b++)
+					CHECK_MSG(eq.lens[a] != eq.lens[b] || memcmp(eq.vals[a], eq.vals[b], eq.lens[a]),
+					          "%s: value %zu listed twice", cs[i].sql, a);
+		}
+		CHECK_MSG(tv_filter_columns(f) == cs[i].cols, "%s: columns %u", cs[i].sql,
+		          tv_filter_columns(f));
+		tv_filter_free(f);
+	}
+	CHECK_EQ_INT(tv_filter_columns(NULL), 0);
+}
+
 static void test_and_combines_where_and_dict(void)
 {
 	tv_filter *a = NULL, *b = NULL, *ab;
@@ -891,6 +1006,8 @@ int main(void)
 	TV_RUN(test_dict_errors_name_the_key);
 	TV_RUN(test_injection_looking_values_are_literals);
 	TV_RUN(test_metadata_text_edge_cases);
+	TV_RUN(test_raw_and_parsed_metadata_agree);
+	TV_RUN(test_planner_view_of_filters);
 	TV_RUN(test_and_combines_where_and_dict);
 	TV_TEST_END();
 }
