@@ -341,7 +341,6 @@ done:
 	return rc;
 }
 
-/* Adds to del the offsets of these ids; *total counts the new ones. */
 /* Marks row off of fragment fi for deletion (counted in *total unless
  * already marked). */
 static int mark(tv_table *t, roaring_bitmap_t **del, size_t fi, uint32_t off, uint64_t *total,
@@ -357,6 +356,7 @@ static int mark(tv_table *t, roaring_bitmap_t **del, size_t fi, uint32_t off, ui
 	return 0;
 }
 
+/* Adds to del the offsets of these ids; *total counts the new ones. */
 static int collect_more(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
                         roaring_bitmap_t **del, uint64_t *total, tv_err *err)
 {

@@ -659,7 +659,7 @@ int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 
 /* Live rows of fragment fi passing filter, through its equality index
  * when the filter allows (an equality that is the whole filter is then
- * a sum of list lengths: no row is looked at). */
+ * counted off the index's lists: no row is evaluated). */
 static int count_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *out,
                       tv_err *err);
 

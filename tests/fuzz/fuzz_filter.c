@@ -23,7 +23,9 @@ static const char *metas[] = {
 static void eval_both(const tv_filter *f, const char *meta, size_t len, int with_path)
 {
 	json_error_t je;
-	json_t *obj = json_loadb(meta, len, JSON_REJECT_DUPLICATES, &je);
+	/* the memory store's metadata comes from C strings: never a NUL byte
+	 * (which json_loadb lets through) */
+	json_t *obj = memchr(meta, 0, len) ? NULL : json_loadb(meta, len, JSON_REJECT_DUPLICATES, &je);
 	tv_row_view v = {"id", 2, "text", 4, with_path ? "p/a.md" : NULL, 6, meta, len, NULL};
 	bool text = tv_filter_matches(f, &v);
 	if (obj && json_is_object(obj)) {
