@@ -191,12 +191,15 @@ int tv_store_delete(tv_store *s, const char *collection, const char *const *ids,
 int tv_store_count(tv_store *s, const char *collection, size_t *out);
 
 /* Rows of collection passing a filter (where: SQL WHERE subset, or
- * filter_json: a TEA dict filter; either may be NULL; both NULL = all). */
+ * filter_json: a TEA dict filter; either may be NULL; both NULL = all;
+ * both given: both must hold). The same engine and semantics as queries
+ * (README "Filters"); a bad filter is TV_EINVAL with its column. */
 int tv_store_count_where(tv_store *s, const char *collection, const char *where,
                          const char *filter_json, size_t *out);
-/* Deletes the rows passing the filter, in one commit; at least one of
- * where / filter_json must be given (use a filter of TRUE to empty it).
- * *deleted (may be NULL) receives how many rows went. */
+/* Deletes the rows passing the filter, in one commit that evaluates the
+ * filter on the version it lands on; at least one of where / filter_json
+ * must be given (use a filter of TRUE to empty it). *deleted (may be NULL)
+ * receives how many rows went. A bad filter deletes nothing. */
 int tv_store_delete_where(tv_store *s, const char *collection, const char *where,
                           const char *filter_json, size_t *deleted);
 

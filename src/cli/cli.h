@@ -2,6 +2,7 @@
 #ifndef TV_CLI_H
 #define TV_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef struct tv_cli_command {
@@ -26,6 +27,8 @@ int tv_cmd_optimize(int argc, char **argv);
 int tv_cmd_cleanup(int argc, char **argv);
 int tv_cmd_restore(int argc, char **argv);
 int tv_cmd_bench(int argc, char **argv);
+int tv_cmd_count(int argc, char **argv);
+int tv_cmd_delete(int argc, char **argv);
 
 #include <jansson.h>
 /* settings.rag from --db / --embedder / --model (db NULL: $TEAVEC_DB or

@@ -12,6 +12,8 @@ static const tv_cli_command commands[] = {
 	{"search", "search indexed files for a query", tv_cmd_search},
 	{"store", "run vector.store with JSON parameters", tv_cmd_store},
 	{"query", "run vector.query with JSON parameters", tv_cmd_query},
+	{"count", "count the rows passing a filter (--where / --filter)", tv_cmd_count},
+	{"delete", "delete the rows passing a filter (--where / --filter)", tv_cmd_delete},
 	{"run", "run a YAML agent", tv_cmd_run},
 	{"stats", "rows, versions, bytes and vector index of the collections", tv_cmd_stats},
 	{"versions", "versions of a collection", tv_cmd_versions},

@@ -16,6 +16,8 @@
  *    not, `IN (...)` when it contains one of the items; other comparisons
  *    with an array are unknown.
  */
+#include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,21 +58,75 @@ static const char *skip_string(const char *p, const char *e, bool *esc)
 	return NULL;
 }
 
-static const char *skip_value(const char *p, const char *e, int depth)
+/* JSON nesting a value may have; jansson's own limit, so that both
+ * readings of a row (this scanner, a parsed object) agree on every
+ * document jansson accepts. */
+#define MAX_NEST 2048
+
+/* p at a value; returns the position after it, or NULL when it is not one.
+ * Iterative (one bit per open container), so no document can exhaust the
+ * stack. */
+static const char *skip_value(const char *p, const char *e)
 {
+	unsigned char obj[MAX_NEST / 8]; /* bit d: container d is an object */
+	size_t depth = 0;
 	bool esc;
-	p = ws(p, e);
-	if (p >= e || depth > 64)
-		return NULL;
-	if (*p == '"')
-		return skip_string(p, e, &esc);
-	if (*p == '{' || *p == '[') {
-		char close = *p == '{' ? '}' : ']';
-		p = ws(p + 1, e);
-		if (p < e && *p == close)
-			return p + 1;
+	for (;;) {
+		bool in_obj;
+		/* a value */
+		p = ws(p, e);
+		if (p >= e)
+			return NULL;
+		if (*p == '"') {
+			if (!(p = skip_string(p, e, &esc)))
+				return NULL;
+		} else if (*p == '{' || *p == '[') {
+			bool o = *p == '{';
+			if (depth == MAX_NEST)
+				return NULL;
+			obj[depth / 8] = (unsigned char)((obj[depth / 8] & ~(1u << depth % 8)) |
+			                                 ((unsigned)o << depth % 8));
+			depth++;
+			p = ws(p + 1, e);
+			if (p < e && *p == (o ? '}' : ']')) {
+				depth--;
+				p++;
+			} else if (o) { /* the first key */
+				if (p >= e || *p != '"' || !(p = skip_string(p, e, &esc)))
+					return NULL;
+				p = ws(p, e);
+				if (p >= e || *p != ':')
+					return NULL;
+				p++;
+				continue;
+			} else {
+				continue;
+			}
+		} else {
+			const char *s = p;
+			while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') ||
+			                 (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
+				p++;
+			if (p == s)
+				return NULL;
+		}
+		/* after a value: close containers, or go on to the next member */
 		for (;;) {
-			if (close == '}') {
+			if (depth == 0)
+				return p;
+			in_obj = (obj[(depth - 1) / 8] >> ((depth - 1) % 8)) & 1u;
+			p = ws(p, e);
+			if (p >= e)
+				return NULL;
+			if (*p == (in_obj ? '}' : ']')) {
+				p++;
+				depth--;
+				continue;
+			}
+			if (*p != ',')
+				return NULL;
+			p = ws(p + 1, e);
+			if (in_obj) {
 				if (p >= e || *p != '"' || !(p = skip_string(p, e, &esc)))
 					return NULL;
 				p = ws(p, e);
@@ -78,20 +134,9 @@ static const char *skip_value(const char *p, const char *e, int depth)
 					return NULL;
 				p++;
 			}
-			if (!(p = skip_value(p, e, depth + 1)))
-				return NULL;
-			p = ws(p, e);
-			if (p < e && *p == ',') {
-				p = ws(p + 1, e);
-				continue;
-			}
-			return p < e && *p == close ? p + 1 : NULL;
+			break;
 		}
 	}
-	while (p < e && (*p == '-' || *p == '+' || *p == '.' || (*p >= '0' && *p <= '9') ||
-	                 (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')))
-		p++;
-	return p;
 }
 
 static int hexval(char c)
@@ -213,7 +258,7 @@ static void decode(const char *p, const char *e, tv_val *v, tv_buf *scratch)
 		v->type = TV_V_STR;
 		return;
 	case '[':
-		if ((q = skip_value(p, e, 0))) {
+		if ((q = skip_value(p, e))) {
 			v->type = TV_V_ARRAY;
 			v->s = p;
 			v->len = (size_t)(q - p);
@@ -233,7 +278,7 @@ static void decode(const char *p, const char *e, tv_val *v, tv_buf *scratch)
 			v->type = TV_V_BOOL;
 		return;
 	default: {
-		char num[64], *end;
+		char small[64], *num = small, *end;
 		size_t n;
 		bool real = false;
 		q = p;
@@ -243,21 +288,29 @@ static void decode(const char *p, const char *e, tv_val *v, tv_buf *scratch)
 			q++;
 		}
 		n = (size_t)(q - p);
-		if (n == 0 || n >= sizeof num)
+		if (n == 0)
+			return;
+		/* JSON does not bound a number's digits (jansson reads them all) */
+		if (n >= sizeof small && !(num = malloc(n + 1)))
 			return;
 		memcpy(num, p, n);
 		num[n] = 0;
 		if (!real) {
-			long long i = strtoll(num, &end, 10);
-			if (*end == 0) {
+			long long i;
+			errno = 0;
+			i = strtoll(num, &end, 10);
+			if (*end == 0 && errno != ERANGE) {
 				v->type = TV_V_INT;
 				v->i = i;
-				return;
-			}
+			} /* beyond 64 bits: a real, as jansson would not even read it */
 		}
-		v->r = strtod(num, &end);
-		if (*end == 0)
-			v->type = TV_V_REAL;
+		if (v->type != TV_V_INT) {
+			v->r = strtod(num, &end);
+			if (*end == 0 && isfinite(v->r))
+				v->type = TV_V_REAL;
+		}
+		if (num != small)
+			free(num);
 		return;
 	}
 	}
@@ -289,7 +342,7 @@ static const char *find_key(const char *p, const char *e, const char *key, tv_bu
 		p = ws(p + 1, e);
 		if (hit)
 			return p;
-		if (!(p = skip_value(p, e, 1)))
+		if (!(p = skip_value(p, e)))
 			return NULL;
 		p = ws(p, e);
 		if (p >= e || *p != ',')
@@ -373,18 +426,38 @@ static void operand(ectx *c, const tv_opnd *o, tv_val *v, int slot)
 
 /* ---- comparisons ---------------------------------------------------- */
 
-static bool is_num(const tv_val *v) { return v->type == TV_V_INT || v->type == TV_V_REAL; }
+/* An integer against a real, exactly (converting the integer to a double
+ * would make 2^53 + 1 equal 2^53). */
+static int cmp_int_real(int64_t i, double r)
+{
+	double t;
+	int64_t ti;
+	if (isnan(r))
+		return 2;
+	if (r >= 9223372036854775808.0)
+		return -1;
+	if (r < -9223372036854775808.0)
+		return 1;
+	t = trunc(r); /* in [-2^63, 2^63): an int64 exactly */
+	ti = (int64_t)t;
+	if (i != ti)
+		return i < ti ? -1 : 1;
+	return r > t ? -1 : r < t ? 1 : 0;
+}
 
 /* -1/0/1, or 2 when the pair is not comparable. */
 static int cmp_scalar(const tv_val *a, const tv_val *b)
 {
 	if (a->type == TV_V_INT && b->type == TV_V_INT)
 		return a->i < b->i ? -1 : a->i > b->i;
-	if (is_num(a) && is_num(b)) {
-		double x = a->type == TV_V_INT ? (double)a->i : a->r;
-		double y = b->type == TV_V_INT ? (double)b->i : b->r;
-		return x < y ? -1 : x > y ? 1 : x == y ? 0 : 2;
+	if (a->type == TV_V_INT && b->type == TV_V_REAL)
+		return cmp_int_real(a->i, b->r);
+	if (a->type == TV_V_REAL && b->type == TV_V_INT) {
+		int c = cmp_int_real(b->i, a->r);
+		return c == 2 ? 2 : -c;
 	}
+	if (a->type == TV_V_REAL && b->type == TV_V_REAL)
+		return a->r < b->r ? -1 : a->r > b->r ? 1 : a->r == b->r ? 0 : 2;
 	if (a->type == TV_V_STR && b->type == TV_V_STR) {
 		int c = memcmp(a->s, b->s, TV_MIN(a->len, b->len));
 		if (c)
@@ -422,7 +495,7 @@ static tri array_contains(ectx *c, const tv_val *arr, const tv_val *x)
 			decode(p, e, &el, &c->scratch[2]);
 			if (cmp_scalar(&el, x) == 0)
 				return T;
-			if (!(p = skip_value(p, e, 1)))
+			if (!(p = skip_value(p, e)))
 				break;
 			p = ws(p, e);
 			if (p >= e || *p != ',')
@@ -464,8 +537,21 @@ static size_t u8len(unsigned char c)
 	return c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
 }
 
-/* SQL LIKE: '%' any sequence, '_' one code point, esc makes the next
- * character literal. Iterative with one backtrack point per '%'. */
+/* Whether the pattern character at pi is escaped: then the character
+ * after it is literal. esc is an ASCII escape character or one of
+ * TV_LIKE_ESC_DEFAULT (a backslash before % or _, as LanceDB reads LIKE:
+ * any other backslash is itself) and TV_LIKE_ESC_NONE. */
+static bool like_escaped(const char *p, size_t pn, size_t pi, uint32_t esc)
+{
+	if (esc == TV_LIKE_ESC_NONE || pi + 1 >= pn)
+		return false;
+	if (esc == TV_LIKE_ESC_DEFAULT)
+		return p[pi] == '\\' && (p[pi + 1] == '%' || p[pi + 1] == '_');
+	return (unsigned char)p[pi] == esc;
+}
+
+/* SQL LIKE: '%' any sequence, '_' one code point, an escaped character
+ * itself. Iterative with one backtrack point per '%'. */
 static bool like(const char *s, size_t sn, const char *p, size_t pn, uint32_t esc)
 {
 	size_t si = 0, pi = 0, star_p = (size_t)-1, star_s = 0;
@@ -477,7 +563,7 @@ static bool like(const char *s, size_t sn, const char *p, size_t pn, uint32_t es
 		}
 		if (pi < pn) {
 			size_t pl, sl = TV_MIN(u8len((unsigned char)s[si]), sn - si);
-			bool lit = esc && (unsigned char)p[pi] == esc && pi + 1 < pn;
+			bool lit = like_escaped(p, pn, pi, esc);
 			size_t at = lit ? pi + 1 : pi;
 			pl = TV_MIN(u8len((unsigned char)p[at]), pn - at);
 			if (!lit && p[pi] == '_') {
@@ -600,6 +686,30 @@ bool tv_filter_matches(const tv_filter *f, const tv_row_view *row)
 }
 
 /* ---- planner helpers -------------------------------------------------- */
+
+static unsigned opnd_columns(const tv_opnd *o)
+{
+	switch (o->kind) {
+	case TV_O_ID: return TV_FILTER_COL_ID;
+	case TV_O_TEXT: return TV_FILTER_COL_TEXT;
+	case TV_O_PATH: return TV_FILTER_COL_PATH;
+	case TV_O_META: return TV_FILTER_COL_META;
+	default: return 0;
+	}
+}
+
+static unsigned node_columns(const tv_node *n)
+{
+	unsigned m = 0;
+	if (!n)
+		return 0;
+	m |= opnd_columns(&n->a) | opnd_columns(&n->b) | opnd_columns(&n->c);
+	for (size_t i = 0; i < n->nlist; i++)
+		m |= opnd_columns(&n->list[i]);
+	return m | node_columns(n->l) | node_columns(n->r);
+}
+
+unsigned tv_filter_columns(const tv_filter *f) { return f ? node_columns(f->root) : 0; }
 
 int tv_filter_json_string(const char *json, size_t len, const char *key, const char **val,
                           size_t *vlen, tv_buf *scratch)

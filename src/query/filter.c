@@ -8,6 +8,13 @@
  * the columns, any other key a top-level metadata key. A null value means
  * IS NULL (with _ne: IS NOT NULL). An object value, or a list anywhere but
  * with _in, is an error naming the key.
+ *
+ * These are TEA's suffixes and their meaning (TEA's Python stores: the
+ * in-memory one and the LanceDB one, which turns them into SQL). Where
+ * the two disagree teavec takes SQL's three-valued logic, as LanceDB
+ * does: a key that is missing (or null) passes no comparison, _ne
+ * included, so {"x_ne": 1} keeps only rows that have an x other than 1.
+ * The dict compiles to exactly the AST of the equivalent SQL (tested).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +86,63 @@ tv_filter *tv_filter_and(tv_filter *a, tv_filter *b)
 	return a;
 }
 
+/* Orders pointers into one IN list by the string literal they point at
+ * (length, then bytes, then position); anything but a string literal sorts
+ * first and is never merged. */
+static int cmp_lit(const void *a, const void *b)
+{
+	const tv_opnd *x = *(const tv_opnd *const *)a, *y = *(const tv_opnd *const *)b;
+	bool xs = x->kind == TV_O_LIT && x->lit.type == TV_V_STR;
+	bool ys = y->kind == TV_O_LIT && y->lit.type == TV_V_STR;
+	int c = 0;
+	if (xs != ys)
+		return xs ? 1 : -1;
+	if (xs && x->lit.len != y->lit.len)
+		return x->lit.len < y->lit.len ? -1 : 1;
+	if (xs && x->lit.len)
+		c = memcmp(x->lit.s, y->lit.s, x->lit.len);
+	return c ? c : x < y ? -1 : x > y;
+}
+
+static bool same_str(const tv_opnd *x, const tv_opnd *y)
+{
+	return x->kind == TV_O_LIT && x->lit.type == TV_V_STR && y->kind == TV_O_LIT &&
+	       y->lit.type == TV_V_STR && x->lit.len == y->lit.len &&
+	       (!x->lit.len || !memcmp(x->lit.s, y->lit.s, x->lit.len));
+}
+
+void tv_filter__dedupe_in(tv_node *n)
+{
+	const tv_opnd **ord;
+	size_t w = 0;
+	bool *drop;
+	if (n->nlist < 2)
+		return;
+	ord = malloc(n->nlist * sizeof *ord);
+	drop = calloc(n->nlist, sizeof *drop);
+	if (!ord || !drop) { /* duplicates are only slower: keep them */
+		free(ord);
+		free(drop);
+		return;
+	}
+	for (size_t i = 0; i < n->nlist; i++)
+		ord[i] = &n->list[i];
+	qsort(ord, n->nlist, sizeof *ord, cmp_lit);
+	/* equal strings are adjacent, the first occurrence first: drop the rest */
+	for (size_t i = 1; i < n->nlist; i++)
+		if (same_str(ord[i - 1], ord[i]))
+			drop[ord[i] - n->list] = true;
+	for (size_t i = 0; i < n->nlist; i++) {
+		if (drop[i])
+			tv_filter__opnd_free(&n->list[i]);
+		else
+			n->list[w++] = n->list[i];
+	}
+	n->nlist = w;
+	free(ord);
+	free(drop);
+}
+
 /* ---- dict front end ------------------------------------------------- */
 
 static int lit_from_json(tv_opnd *o, const json_t *v, const char *key, tv_err *err)
@@ -142,6 +206,7 @@ static int dict_in(tv_node *n, const json_t *v, const char *key, tv_err *err)
 			return rc;
 		n->nlist++;
 	}
+	tv_filter__dedupe_in(n);
 	return 0;
 }
 
@@ -177,6 +242,7 @@ static int dict_cond(tv_node **out, const char *key, const json_t *v, tv_err *er
 			return tv_err_set(err, TV_EINVAL, "filter: key '%s': null only with = or _ne", key);
 		n->kind = TV_N_ISNULL;
 		n->negated = n->op == TV_NE;
+		n->op = TV_EQ; /* as the SQL parser leaves it: the same AST */
 		return 0;
 	}
 	return lit_from_json(&n->b, v, key, err);

@@ -70,6 +70,11 @@ bool tv_filter_equality(const tv_filter *f, tv_filter_eq *out);
 int tv_filter_json_string(const char *json, size_t len, const char *key, const char **val,
                            size_t *vlen, tv_buf *scratch);
 
+/* The columns a filter reads (TV_FILTER_COL_* bits; 0 for NULL or a
+ * filter of literals only), so that a scan loads no other. */
+enum { TV_FILTER_COL_ID = 1, TV_FILTER_COL_TEXT = 2, TV_FILTER_COL_PATH = 4, TV_FILTER_COL_META = 8 };
+unsigned tv_filter_columns(const tv_filter *f);
+
 /* True when the filter is TRUE for the row. */
 bool tv_filter_matches(const tv_filter *f, const tv_row_view *row);
 

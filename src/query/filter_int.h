@@ -63,8 +63,10 @@ struct tv_node {
 	tv_opnd a, b, c;    /* operands: CMP a b; BETWEEN a b c; LIKE a b(pattern) */
 	tv_opnd *list;      /* IN */
 	size_t nlist;
-	uint32_t escape;    /* LIKE escape code point, 0 = none */
+	uint32_t escape;    /* LIKE: an ASCII escape character, or one of: */
 };
+#define TV_LIKE_ESC_DEFAULT 0u          /* no ESCAPE clause: \% and \_ only */
+#define TV_LIKE_ESC_NONE 0xFFFFFFFFu    /* ESCAPE '': none */
 
 struct tv_filter {
 	tv_node *root;
@@ -73,5 +75,9 @@ struct tv_filter {
 tv_node *tv_filter__node(tv_node_kind kind);
 void tv_filter__node_free(tv_node *n);
 void tv_filter__opnd_free(tv_opnd *o);
+/* Drops repeated string literals from an IN list (x IN ('a', 'a') is
+ * x IN ('a')), so that the rows an equality index lists for its values are
+ * each listed once. */
+void tv_filter__dedupe_in(tv_node *n);
 
 #endif

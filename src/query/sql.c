@@ -14,12 +14,17 @@
  *   operand   := literal | column | metadata_ref | json_extract(metadata, '$.a.b')
  *   column    := id | text | path
  *   metadata_ref := metadata ('.' name | '[' string ']')+  |  name ('.' name)*
+ *   name      := identifier | "quoted" | `quoted`
  *
- * A name that is not a column is a metadata key. Errors name the 1-based
- * column and what was expected.
+ * A name that is not a column is a metadata key. LIKE without ESCAPE reads
+ * \% and \_ as a literal % and _ (LanceDB's, i.e. Arrow's, rule: a
+ * backslash before anything else is itself); ESCAPE 'c' makes c quote the
+ * character after it; ESCAPE '' turns escaping off. Errors name the 1-based
+ * column (in characters) and what was expected.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -51,11 +56,21 @@ typedef struct parser {
 	int failed;
 } parser;
 
+/* The 1-based column of byte offset pos, in characters (the text is valid
+ * UTF-8: every byte but a continuation byte starts one). */
+static size_t column(const parser *p, size_t pos)
+{
+	size_t col = 1;
+	for (size_t i = 0; i < pos && i < p->len; i++)
+		col += ((unsigned char)p->src[i] & 0xC0) != 0x80;
+	return col;
+}
+
 static int perr(parser *p, size_t pos, const char *fmt, const char *what)
 {
 	if (!p->failed)
 		tv_err_set(p->err, TV_EINVAL, "filter: %s%s at column %zu", fmt, what ? what : "",
-		           pos + 1);
+		           column(p, pos));
 	p->failed = 1;
 	return TV_EINVAL;
 }
@@ -66,7 +81,9 @@ static void tok_clear(tok *t)
 	memset(t, 0, sizeof *t);
 }
 
-/* Reads a quoted string or identifier ('...' with '' or "..." with ""). */
+/* Reads a quoted string or name: '...' (a string, '' inside for one '),
+ * "..." or `...` (a name, as LanceDB quotes column names; the quote
+ * doubled inside stands for itself). */
 static int lex_quoted(parser *p, char q, tok *t)
 {
 	tv_buf b = {0};
@@ -98,10 +115,12 @@ static int lex_quoted(parser *p, char q, tok *t)
 	return 0;
 }
 
-static int lex_number(parser *p, tok *t)
+/* A number starting at byte s (a '-' there is its sign; p->pos is at its
+ * first digit or '.'). Integers that fit 64 bits are integers, the rest
+ * reals; a real too large for a double is an error. */
+static int lex_number(parser *p, tok *t, size_t s)
 {
 	char buf[64], *end;
-	size_t s = p->pos;
 	bool real = false;
 	while (p->pos < p->len && (isdigit((unsigned char)p->src[p->pos]) || p->src[p->pos] == '.' ||
 	                           p->src[p->pos] == 'e' || p->src[p->pos] == 'E' ||
@@ -110,20 +129,22 @@ static int lex_number(parser *p, tok *t)
 		real |= !isdigit((unsigned char)p->src[p->pos]);
 		p->pos++;
 	}
+	t->pos = s;
 	if (p->pos - s >= sizeof buf)
 		return perr(p, s, "number too long", NULL);
 	memcpy(buf, p->src + s, p->pos - s);
 	buf[p->pos - s] = 0;
-	errno = 0;
 	if (!real) {
+		errno = 0;
 		t->i = strtoll(buf, &end, 10);
 		t->kind = T_INT;
 		if (errno == 0 && *end == 0)
 			return 0;
 	}
+	errno = 0;
 	t->r = strtod(buf, &end);
 	t->kind = T_REAL;
-	if (*end != 0 || errno)
+	if (*end != 0 || isinf(t->r))
 		return perr(p, s, "malformed number", NULL);
 	return 0;
 }
@@ -141,11 +162,11 @@ static int next(parser *p)
 		return 0;
 	}
 	c = p->src[p->pos];
-	if (c == '\'' || c == '"')
+	if (c == '\'' || c == '"' || c == '`')
 		return lex_quoted(p, c, t);
 	if (isdigit((unsigned char)c) ||
 	    (c == '.' && p->pos + 1 < p->len && isdigit((unsigned char)p->src[p->pos + 1])))
-		return lex_number(p, t);
+		return lex_number(p, t, p->pos);
 	if (isalpha((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80) {
 		size_t s = p->pos;
 		while (p->pos < p->len && (isalnum((unsigned char)p->src[p->pos]) ||
@@ -165,13 +186,8 @@ static int next(parser *p)
 	case '[': t->kind = T_LB; return 0;
 	case ']': t->kind = T_RB; return 0;
 	case '-':
-		if (p->pos < p->len && (isdigit((unsigned char)p->src[p->pos]) || p->src[p->pos] == '.')) {
-			int rc = lex_number(p, t);
-			t->i = -t->i;
-			t->r = -t->r;
-			t->pos--;
-			return rc;
-		}
+		if (p->pos < p->len && (isdigit((unsigned char)p->src[p->pos]) || p->src[p->pos] == '.'))
+			return lex_number(p, t, p->pos - 1);
 		break;
 	case '=':
 		strcpy(t->op, "=");
@@ -276,15 +292,16 @@ static int parse_meta_tail(parser *p, tv_opnd *o)
 {
 	int rc;
 	for (;;) {
+		bool bracket = p->t.kind == T_LB;
 		if (p->t.kind == T_DOT) {
 			if ((rc = next(p)))
 				return rc;
 			if (p->t.kind != T_NAME && p->t.kind != T_QNAME)
 				return perr(p, p->t.pos, "expected a key name after '.'", NULL);
-		} else if (p->t.kind == T_LB) {
+		} else if (bracket) {
 			if ((rc = next(p)))
 				return rc;
-			if (p->t.kind != T_STR)
+			if (p->t.kind != T_STR && p->t.kind != T_QNAME)
 				return perr(p, p->t.pos, "expected a quoted key inside [ ]", NULL);
 		} else {
 			return 0;
@@ -293,9 +310,27 @@ static int parse_meta_tail(parser *p, tv_opnd *o)
 			return perr(p, p->t.pos, "out of memory", NULL);
 		if ((rc = next(p)))
 			return rc;
-		if (p->t.kind == T_RB && (rc = next(p)))
+		if (bracket && (rc = expect(p, T_RB, "']'")))
 			return rc;
 	}
+}
+
+/* name(...) for any name but json_extract: an error naming the function
+ * (dotted names as written). */
+static int unknown_function(parser *p, size_t at, const tv_opnd *o)
+{
+	tv_buf b = {0};
+	for (size_t i = 0; i < o->nkeys; i++)
+		if ((i && tv_buf_append(&b, ".", 1)) || tv_buf_append(&b, o->keys[i], strlen(o->keys[i])))
+			break;
+	if (!p->failed)
+		tv_err_set(p->err, TV_EINVAL,
+		           "filter: unknown function %s at column %zu (the only function is "
+		           "json_extract)",
+		           b.data ? b.data : "", column(p, at));
+	p->failed = 1;
+	tv_buf_free(&b);
+	return TV_EINVAL;
 }
 
 static int parse_name_operand(parser *p, tv_opnd *o)
@@ -327,15 +362,17 @@ static int parse_name_operand(parser *p, tv_opnd *o)
 			return rc;
 		if (p->t.kind != T_DOT && p->t.kind != T_LB)
 			return perr(p, at, "metadata needs a key: metadata.key or metadata['key']", NULL);
-		return parse_meta_tail(p, o);
+		if ((rc = parse_meta_tail(p, o)))
+			return rc;
+		return p->t.kind == T_LP ? unknown_function(p, at, o) : 0;
 	}
 	if (meta_push(o, n, p->t.len))
 		return perr(p, at, "out of memory", NULL);
-	if ((rc = next(p)))
+	if ((rc = next(p)) || (rc = parse_meta_tail(p, o)))
 		return rc;
-	if (p->t.kind == T_LP)
-		return perr(p, at, "unknown function ", o->keys[o->nkeys - 1]);
-	return parse_meta_tail(p, o);
+	if (p->t.kind == T_LP) /* a call: never a silent match-nothing */
+		return unknown_function(p, at, o);
+	return 0;
 }
 
 static int parse_operand(parser *p, tv_opnd *o)
@@ -383,8 +420,11 @@ static int parse_in(parser *p, tv_node *n)
 		if (!l)
 			return perr(p, p->t.pos, "out of memory", NULL);
 		n->list = l;
-		if ((rc = parse_operand(p, &n->list[n->nlist])))
+		if ((rc = parse_operand(p, &n->list[n->nlist]))) {
+			/* not counted in nlist: free what it holds (a key path) here */
+			tv_filter__opnd_free(&n->list[n->nlist]);
 			return rc;
+		}
 		n->nlist++;
 		if (p->t.kind == T_RP)
 			return next(p);
@@ -398,11 +438,16 @@ static int parse_like(parser *p, tv_node *n)
 	int rc;
 	if ((rc = next(p)) || (rc = parse_operand(p, &n->b)))
 		return rc;
+	n->escape = TV_LIKE_ESC_DEFAULT; /* \% and \_ as in LanceDB */
 	if (is_kw(p, "escape")) {
 		if ((rc = next(p)))
 			return rc;
-		if (p->t.kind != T_STR || p->t.len == 0 || p->t.len > 4)
+		if (p->t.kind != T_STR || p->t.len > 4)
 			return perr(p, p->t.pos, "expected one escape character in quotes", NULL);
+		if (p->t.len == 0) { /* ESCAPE '': no escape character */
+			n->escape = TV_LIKE_ESC_NONE;
+			return next(p);
+		}
 		n->escape = (unsigned char)p->t.text[0];
 		if (p->t.len > 1 || n->escape >= 0x80)
 			return perr(p, p->t.pos, "escape must be one ASCII character", NULL);
@@ -448,7 +493,10 @@ static int parse_tail(parser *p, tv_node *n)
 	}
 	if (is_kw(p, "in")) {
 		n->kind = TV_N_IN;
-		return parse_in(p, n);
+		if ((rc = parse_in(p, n)))
+			return rc;
+		tv_filter__dedupe_in(n);
+		return 0;
 	}
 	if (is_kw(p, "like")) {
 		n->kind = TV_N_LIKE;
@@ -483,7 +531,7 @@ static int parse_predicate(parser *p, tv_node **out)
 			if (!p->failed)
 				tv_err_set(p->err, TV_EINVAL,
 				           "filter: expected ')' at column %zu (to close the '(' at column %zu)",
-				           p->t.pos + 1, at + 1);
+				           column(p, p->t.pos), column(p, at));
 			p->failed = 1;
 			return TV_EINVAL;
 		}

@@ -342,17 +342,20 @@ static int ldb_count(tv_store *st, const char *coll, size_t *out)
 	return 0;
 }
 
-static int ldb_match_ids(tv_store *st, const char *coll, const tv_filter *filter, char ***ids,
-                         size_t *n)
+static int ldb_count_where(tv_store *st, const char *coll, const tv_filter *filter,
+                           size_t *out)
 {
 	ldb_store *s = (ldb_store *)st;
 	tv_table *t;
+	uint64_t n = 0;
 	int rc;
-	*ids = NULL;
-	*n = 0;
+	*out = 0;
 	if ((rc = get_table(s, coll, &t)) || !t)
 		return rc;
-	return tv_table_match_ids(t, filter, ids, n, &st->err);
+	if ((rc = tv_table_count(t, filter, &n, &st->err)))
+		return rc;
+	*out = (size_t)n;
+	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -643,7 +646,7 @@ static int ldb_stats(tv_store *st, const char *coll, json_t *out)
 }
 
 static const tv_store_methods ldb_methods = {
-	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_match_ids, ldb_overwrite, ldb_scan, ldb_get_state,
+	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_count_where, ldb_overwrite, ldb_scan, ldb_get_state,
 	ldb_restore_state,
 	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free, ldb_stats, ldb_reindex,
 	ldb_set_auto_index,

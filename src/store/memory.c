@@ -179,6 +179,7 @@ static void coll_apply(mem_coll *c, mem_row *prepared, const float *const *vecs,
 }
 
 static void coll_remove_at(mem_coll *c, size_t at);
+static bool row_matches(const tv_filter *f, const mem_row *r);
 static int mem_match_ids(tv_store *s, const char *collection, const tv_filter *filter,
                          char ***ids, size_t *n);
 
@@ -414,6 +415,16 @@ static int mem_match_ids(tv_store *s, const char *collection, const tv_filter *f
 	return 0;
 }
 
+static int mem_count_where(tv_store *s, const char *collection, const tv_filter *filter,
+                           size_t *out)
+{
+	mem_coll *c = coll_find((mem_store *)s, collection);
+	*out = 0;
+	for (size_t i = 0; c && i < c->n; i++)
+		*out += !filter || row_matches(filter, &c->rows[i]);
+	return 0;
+}
+
 static int mem_overwrite(tv_store *s, const char *collection, const tv_row *rows, size_t n,
                          size_t dim)
 {
@@ -627,7 +638,7 @@ static void mem_free(tv_store *s)
 }
 
 static const tv_store_methods mem_methods = {
-	"memory", mem_add, mem_query, mem_remove, mem_count, mem_match_ids, mem_overwrite, mem_scan, mem_get_state,
+	"memory", mem_add, mem_query, mem_remove, mem_count, mem_count_where, mem_overwrite, mem_scan, mem_get_state,
 	mem_restore_state,
 	mem_collections, NULL, NULL, NULL, mem_free, NULL, NULL, NULL,
 };

@@ -439,58 +439,34 @@ int tv_store_count(tv_store *s, const char *collection, size_t *out)
 	return s->m->count(s, collection, out);
 }
 
-/* The ids passing a filter, through the backend. */
-static int ids_where(tv_store *s, const char *collection, const char *where, const char *dict,
-                     char ***ids, size_t *n)
-{
-	tv_filter *f = NULL;
-	int rc;
-	*ids = NULL;
-	*n = 0;
-	if ((rc = tv_collection_name_check(collection, &s->err)) ||
-	    (rc = compile_where(s, where, dict, &f)))
-		return rc;
-	rc = s->m->match_ids(s, collection, f, ids, n);
-	tv_filter_free(f);
-	return rc;
-}
-
 int tv_store_count_where(tv_store *s, const char *collection, const char *where,
                          const char *filter_json, size_t *out)
 {
-	char **ids;
-	size_t n;
+	tv_filter *f = NULL;
 	int rc;
 	tv_err_clear(&s->err);
 	*out = 0;
 	collection = coll_or_default(collection);
-	if ((!where || !*where) && (!filter_json || !*filter_json))
-		return tv_store_count(s, collection, out);
-	if ((rc = ids_where(s, collection, where, filter_json, &ids, &n)))
+	if ((rc = tv_collection_name_check(collection, &s->err)) ||
+	    (rc = compile_where(s, where, filter_json, &f)))
 		return rc;
-	*out = n;
-	tv_strings_free(ids, n);
-	return 0;
+	rc = f ? s->m->count_where(s, collection, f, out) : s->m->count(s, collection, out);
+	tv_filter_free(f);
+	return rc;
 }
 
+/* The rows passing the filter go in one atomic step, the filter evaluated
+ * once on the version the commit lands on: tv_store_replace with no rows. */
 int tv_store_delete_where(tv_store *s, const char *collection, const char *where,
                           const char *filter_json, size_t *deleted)
 {
-	char **ids;
-	size_t n;
-	int rc;
 	tv_err_clear(&s->err);
-	collection = coll_or_default(collection);
 	if (deleted)
 		*deleted = 0;
 	if ((!where || !*where) && (!filter_json || !*filter_json))
 		return tv_err_set(&s->err, TV_EINVAL,
 		                  "delete_where: give a filter (a filter of TRUE deletes every row)");
-	if ((rc = ids_where(s, collection, where, filter_json, &ids, &n)))
-		return rc;
-	rc = n ? s->m->remove(s, collection, (const char *const *)ids, n, deleted) : 0;
-	tv_strings_free(ids, n);
-	return rc;
+	return tv_store_replace(s, collection, where, filter_json, NULL, 0, 0, deleted);
 }
 
 int tv_store_get_state(tv_store *s, char **json_out)

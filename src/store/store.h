@@ -54,9 +54,10 @@ typedef struct tv_store_methods {
 	int (*remove)(tv_store *s, const char *collection, const char *const *ids, size_t n,
 	              size_t *deleted);
 	int (*count)(tv_store *s, const char *collection, size_t *out);
-	/* ids of the rows passing filter (the planner of delete/count-where) */
-	int (*match_ids)(tv_store *s, const char *collection, const tv_filter *filter,
-	                 char ***ids, size_t *n);
+	/* how many rows pass filter (count-where; delete-where is add with
+	 * n = 0 and replace = the filter) */
+	int (*count_where)(tv_store *s, const char *collection, const tv_filter *filter,
+	                   size_t *out);
 	/* the collection's rows become rows (the dimension may change) */
 	int (*overwrite)(tv_store *s, const char *collection, const tv_row *rows, size_t n,
 	                 size_t dim);

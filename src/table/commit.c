@@ -349,15 +349,16 @@ done:
 	return rc;
 }
 
-/* Marks row r of fragment fi for deletion; *total counts it if new. */
-static int mark_del(tv_table *t, roaring_bitmap_t **del, size_t fi, uint32_t r, uint64_t *total,
-                    tv_err *err)
+/* Marks row off of fragment fi for deletion (counted in *total unless
+ * already marked). */
+static int mark(tv_table *t, roaring_bitmap_t **del, size_t fi, uint32_t off, uint64_t *total,
+                tv_err *err)
 {
 	if (!del[fi] && !(del[fi] = t->frags[fi].deleted ? roaring_bitmap_copy(t->frags[fi].deleted)
 	                                                 : roaring_bitmap_create()))
 		return TV_ENOMEM_SET(err, "deletions");
-	if (!roaring_bitmap_contains(del[fi], r)) {
-		roaring_bitmap_add(del[fi], r);
+	if (!roaring_bitmap_contains(del[fi], off)) {
+		roaring_bitmap_add(del[fi], off);
 		(*total)++;
 	}
 	return 0;
@@ -395,7 +396,7 @@ static int probe_row(void *ctx, uint64_t r, const char *id, size_t len)
 	if (!id || tv_strmap_get(&c->q, id, len) == TV_STRMAP_NONE ||
 	    tv_table__is_deleted(&c->t->frags[c->fi], r))
 		return 0;
-	return mark_del(c->t, c->del, c->fi, (uint32_t)r, c->total, c->err);
+	return mark(c->t, c->del, c->fi, (uint32_t)r, c->total, c->err);
 }
 
 static int probe_scan(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
@@ -442,14 +443,26 @@ static int collect_more(tv_table *t, const char *const *ids, const size_t *lens,
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		uint64_t a = tv_table__find_id(t, ids[i], lens[i]);
-		size_t fi;
-		if (a == UINT64_MAX)
-			continue;
-		fi = a >> 32;
-		if ((rc = mark_del(t, del, fi, (uint32_t)(a & 0xFFFFFFFFu), total, err)))
+		if (a != UINT64_MAX && (rc = mark(t, del, (size_t)(a >> 32), (uint32_t)a, total, err)))
 			return rc;
 	}
 	return 0;
+}
+
+/* Marks the live rows passing where, by their address (not their id: a
+ * table another writer filled may hold an id twice, and only the rows
+ * that pass may go). *matched receives how many passed. */
+static int collect_where(tv_table *t, const tv_filter *where, roaring_bitmap_t **del,
+                         uint64_t *total, size_t *matched, tv_err *err)
+{
+	uint64_t *addrs = NULL;
+	size_t na = 0;
+	int rc = tv_table_scan(t, where, 0, &addrs, &na, err);
+	for (size_t i = 0; !rc && i < na; i++)
+		rc = mark(t, del, (size_t)(addrs[i] >> 32), (uint32_t)addrs[i], total, err);
+	*matched = rc ? 0 : na;
+	free(addrs);
+	return rc;
 }
 
 /* Offsets to delete per fragment for these ids; *total counts them. */
@@ -663,24 +676,8 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, size_
 		if (!(del = calloc(t->nfrags ? t->nfrags : 1, sizeof *del)))
 			return TV_ENOMEM_SET(err, "commit");
 		rc = collect(t, ids, lens, n, del, &total, err);
-		if (!rc && where) { /* evaluated on the version we commit on top of */
-			char **wids = NULL;
-			size_t nw = 0, *wlens = NULL;
-			uint64_t wtotal = 0;
-			if (!(rc = tv_table_match_ids(t, where, &wids, &nw, err))) {
-				if (!(wlens = calloc(nw ? nw : 1, sizeof *wlens)))
-					rc = TV_ENOMEM_SET(err, "commit");
-				for (size_t i = 0; !rc && i < nw; i++)
-					wlens[i] = strlen(wids[i]);
-				if (!rc)
-					rc = collect_more(t, (const char *const *)wids, wlens, nw, del, &wtotal,
-					                  err);
-				total += wtotal;
-				where_total = nw;
-			}
-			free(wlens);
-			tv_strings_free(wids, nw);
-		}
+		if (!rc && where) /* evaluated on the version we commit on top of */
+			rc = collect_where(t, where, del, &total, &where_total, err);
 		if (!rc && total == 0 && !nf) {
 			if (deleted)
 				*deleted = 0; /* nothing to do: no new version */

@@ -381,6 +381,21 @@ int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err)
 	return 0;
 }
 
+/* Loads the string columns filter reads, and no other: a count or delete
+ * on `path` need not copy a fragment's texts. */
+static int filter_cols(tv_table *t, tv_frag *f, const tv_filter *filter, tv_err *err)
+{
+	static const struct { unsigned bit; int col; } cols[] = {
+		{TV_FILTER_COL_ID, TV_COL_ID}, {TV_FILTER_COL_TEXT, TV_COL_TEXT},
+		{TV_FILTER_COL_PATH, TV_COL_PATH}, {TV_FILTER_COL_META, TV_COL_META}};
+	unsigned m = tv_filter_columns(filter);
+	int rc;
+	for (size_t i = 0; i < TV_ARRAY_LEN(cols); i++)
+		if ((m & cols[i].bit) && (rc = tv_table__strings(t, f, cols[i].col, err)))
+			return rc;
+	return 0;
+}
+
 /* Rows per chunk: one page of our own files (8 MiB of vectors). */
 uint64_t tv_table__chunk_rows(uint32_t dim) { return TV_MAX(1, (8u << 20) / ((uint64_t)dim * 4)); }
 
@@ -415,7 +430,7 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 	tv_eqidx *x;
 	tv_datafile *df;
 	int rc;
-	if ((rc = tv_table__filter_cols(t, f, err)))
+	if ((rc = filter_cols(t, f, filter, err)))
 		return rc;
 	if ((rc = tv_eqidx_get(f, eq, &x)))
 		return TV_ENOMEM_SET(err, "filter index");
@@ -464,7 +479,7 @@ int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv
 		return rc < 0 ? rc : 0;
 	if ((rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
-	if (filter && (rc = tv_table__filter_cols(t, f, err)))
+	if (filter && (rc = filter_cols(t, f, filter, err)))
 		return rc;
 	/* The first cosine search of a fragment gets each row's norm in the same
 	 * pass as its dot product and keeps 1/|v| (fragments are immutable);
@@ -521,19 +536,72 @@ static int search_rest(tv_table *t, const float *q, tv_metric metric, const tv_f
 	return rc;
 }
 
+/* Rows a selectivity estimate looks at, and the share at or below which
+ * a filter counts as selective (2%, the equality planner's bound). */
+#define SAMPLE_ROWS 1024
+#define FEW_DIVISOR 50
+#define INDEX_MIN_ROWS 256 /* vindex.c's IX_MIN_ROWS: no index below it */
+
+/* Whether filter keeps at most a few percent of the rows, estimated on
+ * about SAMPLE_ROWS rows at evenly spaced physical positions (deleted ones
+ * skipped). For filters the equality indexes cannot count: a search for
+ * such a filter is exact (recall 1.0) rather than an index search that
+ * would have to probe nearly every partition to find k matches. */
+static int selective(tv_table *t, const tv_filter *filter, bool *few, tv_err *err)
+{
+	uint64_t physical = 0, step, seen = 0, hits = 0, next = 0, base = 0;
+	int rc;
+	*few = false;
+	for (size_t fi = 0; fi < t->nfrags; fi++)
+		physical += t->frags[fi].rows;
+	step = TV_MAX(1, physical / SAMPLE_ROWS);
+	for (size_t fi = 0; fi < t->nfrags; base += t->frags[fi++].rows) {
+		tv_frag *f = &t->frags[fi];
+		if (next >= base + f->rows)
+			continue;
+		if ((rc = filter_cols(t, f, filter, err)))
+			return rc;
+		for (; next < base + f->rows; next += step) {
+			uint64_t r = next - base;
+			tv_row_view rv;
+			if (tv_table__is_deleted(f, r))
+				continue;
+			tv_table__view(f, r, &rv);
+			seen++;
+			hits += tv_filter_matches(filter, &rv);
+		}
+	}
+	*few = seen > 0 && hits * FEW_DIVISOR <= seen;
+	return 0;
+}
+
 int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
                     const tv_filter *filter, const tv_table_search_opts *o, uint64_t **addrs,
                     float **dists, size_t *n, tv_err *err)
 {
 	static const tv_table_search_opts automatic = {false, 0, 0};
+	tv_table_search_opts exact;
+	tv_filter_eq eq;
 	tv_topk top;
-	bool used = false;
+	bool used = false, few;
 	int rc = 0;
 	*addrs = NULL;
 	*dists = NULL;
 	*n = 0;
 	if (!o)
 		o = &automatic;
+	/* prefilter planning: an equality filter is sized by its equality
+	 * indexes (vindex.c); any other is estimated here, and one keeping a
+	 * few percent of the rows or less is searched exactly */
+	if (filter && !o->exact && t->live >= INDEX_MIN_ROWS && !tv_filter_equality(filter, &eq)) {
+		if ((rc = selective(t, filter, &few, err)))
+			return rc;
+		if (few) {
+			exact = *o;
+			exact.exact = true;
+			o = &exact;
+		}
+	}
 	if (tv_topk_init(&top, k))
 		return TV_ENOMEM_SET(err, "search");
 	if (!o->exact)
@@ -589,6 +657,12 @@ int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 	return 0;
 }
 
+/* Live rows of fragment fi passing filter, through its equality index
+ * when the filter allows (an equality that is the whole filter is then
+ * counted off the index's lists: no row is evaluated). */
+static int count_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *out,
+                      tv_err *err);
+
 int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *err)
 {
 	int rc;
@@ -597,25 +671,53 @@ int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *
 		*out = t->live;
 		return 0;
 	}
-	for (size_t fi = 0; fi < t->nfrags; fi++) {
-		tv_frag *f = &t->frags[fi];
-		if ((rc = tv_table__filter_cols(t, f, err)))
+	for (size_t fi = 0; fi < t->nfrags; fi++)
+		if ((rc = count_frag(t, fi, filter, out, err)))
 			return rc;
-		for (uint64_t r = 0; r < f->rows; r++) {
-			tv_row_view v;
-			if (tv_table__is_deleted(f, r))
-				continue;
-			tv_table__view(f, r, &v);
-			*out += tv_filter_matches(filter, &v);
-		}
-	}
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int cmp_u32(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 	return x < y ? -1 : x > y;
+}
+
+/* The live rows of fragment fi that an equality index lists for eq's
+ * values, in offset order (caller frees *rows). *x NULL when the fragment
+ * has no usable index for eq (then nothing is allocated). */
+static int listed_rows(tv_table *t, tv_frag *f, const tv_filter_eq *eq, uint32_t **rows,
+                       size_t *n, bool *usable, tv_err *err)
+{
+	const uint32_t *lists[TV_FILTER_EQ_MAX];
+	size_t counts[TV_FILTER_EQ_MAX], total, k = 0;
+	tv_eqidx *x;
+	uint32_t *v;
+	(void)t;
+	*rows = NULL;
+	*n = 0;
+	*usable = false;
+	if (tv_eqidx_get(f, eq, &x))
+		return TV_ENOMEM_SET(err, "filter index");
+	if (!x)
+		return 0;
+	*usable = true;
+	total = tv_eqidx_rows(x, eq, lists, counts);
+	if (!total)
+		return 0;
+	if (!(v = tv_mallocarray(total, sizeof *v)))
+		return TV_ENOMEM_SET(err, "filter index");
+	for (size_t i = 0; i < eq->n; i++)
+		for (size_t j = 0; j < counts[i]; j++)
+			if (!tv_table__is_deleted(f, lists[i][j]))
+				v[k++] = lists[i][j];
+	/* each list is ascending; several values' lists are merged by a sort
+	 * (the values are distinct, so no row is listed twice) */
+	if (eq->n > 1)
+		qsort(v, k, sizeof *v, cmp_u32);
+	*rows = v;
+	*n = k;
+	return 0;
 }
 
 /* Appends to v[*k..cap) the live rows of fragment fi passing filter, in
@@ -626,32 +728,26 @@ static int scan_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *
 {
 	tv_frag *f = &t->frags[fi];
 	tv_filter_eq eq;
-	tv_eqidx *x = NULL;
-	size_t k0 = *k;
 	int rc;
-	if (filter && (rc = tv_table__filter_cols(t, f, err)))
+	if (filter && (rc = filter_cols(t, f, filter, err)))
 		return rc;
 	if (filter && tv_filter_equality(filter, &eq)) {
-		const uint32_t *lists[TV_FILTER_EQ_MAX];
-		size_t counts[TV_FILTER_EQ_MAX];
-		if (tv_eqidx_get(f, &eq, &x))
-			return TV_ENOMEM_SET(err, "filter index");
-		if (x) { /* visiting only the listed rows beats evaluating the filter on all */
-			tv_eqidx_rows(x, &eq, lists, counts);
-			for (size_t i = 0; i < eq.n; i++)
-				for (size_t j = 0; j < counts[i]; j++) {
-					tv_row_view rv;
-					uint64_t r = lists[i][j];
-					if (tv_table__is_deleted(f, r))
+		uint32_t *rows;
+		size_t n;
+		bool usable;
+		if ((rc = listed_rows(t, f, &eq, &rows, &n, &usable, err)))
+			return rc;
+		if (usable) { /* visiting only the listed rows beats evaluating the filter on all */
+			for (size_t i = 0; i < n && *k < cap; i++) {
+				tv_row_view rv;
+				if (!eq.whole) {
+					tv_table__view(f, rows[i], &rv);
+					if (!tv_filter_matches(filter, &rv))
 						continue;
-					tv_table__view(f, r, &rv);
-					if (tv_filter_matches(filter, &rv))
-						v[(*k)++] = ((uint64_t)fi << 32) | r;
-					if (*k == cap) /* the limit: stop, then keep the lowest offsets */
-						goto sort;
 				}
-sort:
-			qsort(v + k0, *k - k0, sizeof *v, cmp_u64);
+				v[(*k)++] = ((uint64_t)fi << 32) | rows[i];
+			}
+			free(rows);
 			return 0;
 		}
 	}
@@ -665,6 +761,44 @@ sort:
 				continue;
 		}
 		v[(*k)++] = ((uint64_t)fi << 32) | r;
+	}
+	return 0;
+}
+
+static int count_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *out,
+                      tv_err *err)
+{
+	tv_frag *f = &t->frags[fi];
+	tv_filter_eq eq;
+	int rc;
+	if ((rc = filter_cols(t, f, filter, err)))
+		return rc;
+	if (tv_filter_equality(filter, &eq)) {
+		uint32_t *rows;
+		size_t n;
+		bool usable;
+		if ((rc = listed_rows(t, f, &eq, &rows, &n, &usable, err)))
+			return rc;
+		if (usable) {
+			for (size_t i = 0; i < n; i++) {
+				tv_row_view rv;
+				if (!eq.whole) {
+					tv_table__view(f, rows[i], &rv);
+					if (!tv_filter_matches(filter, &rv))
+						continue;
+				}
+				(*out)++;
+			}
+			free(rows);
+			return 0;
+		}
+	}
+	for (uint64_t r = 0; r < f->rows; r++) {
+		tv_row_view v;
+		if (tv_table__is_deleted(f, r))
+			continue;
+		tv_table__view(f, r, &v);
+		*out += tv_filter_matches(filter, &v);
 	}
 	return 0;
 }
@@ -686,40 +820,6 @@ int tv_table_scan(tv_table *t, const tv_filter *filter, size_t limit, uint64_t *
 		return rc;
 	}
 	*addrs = v;
-	*n = k;
-	return 0;
-}
-
-int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t *n,
-                       tv_err *err)
-{
-	uint64_t *addrs;
-	size_t na, k = 0;
-	char **v;
-	int rc = tv_table_scan(t, filter, 0, &addrs, &na, err);
-	*ids = NULL;
-	*n = 0;
-	if (rc)
-		return rc;
-	if (!(v = calloc(na ? na : 1, sizeof *v))) {
-		free(addrs);
-		return TV_ENOMEM_SET(err, "ids");
-	}
-	for (size_t i = 0; !rc && i < na; i++) {
-		tv_frag *f = &t->frags[addrs[i] >> 32];
-		tv_row_view rv;
-		if (!filter && (rc = tv_table__filter_cols(t, f, err)))
-			break;
-		tv_table__view(f, addrs[i] & 0xFFFFFFFFu, &rv);
-		if (rv.id && !(v[k++] = tv_strndup(rv.id, rv.id_len)))
-			rc = TV_ENOMEM_SET(err, "ids");
-	}
-	free(addrs);
-	if (rc) {
-		tv_strings_free(v, k);
-		return rc;
-	}
-	*ids = v;
 	*n = k;
 	return 0;
 }

@@ -87,11 +87,8 @@ int tv_table_index_update(tv_table *t, tv_metric metric, const tv_ivfpq_params *
                           int mode, int *did, tv_err *err);
 /* The row at addr (from a search or scan). */
 int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err);
-/* The ids of the live rows passing filter (NULL = all); caller frees each
- * and the array. */
-int tv_table_match_ids(tv_table *t, const tv_filter *filter, char ***ids, size_t *n,
-                       tv_err *err);
-/* Live rows passing filter (NULL = all). */
+/* Live rows passing filter (NULL = all), through the fragments' equality
+ * indexes as a scan would. */
 int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *err);
 
 /* Creates the table (if absent) and upserts rows in ONE commit: rows
