@@ -28,6 +28,7 @@
  */
 #include <getopt.h>
 #include <math.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,11 +112,16 @@ static int read_rows(fvecs *v, size_t from, size_t n, float *out)
 
 static tv_store *open_db(const char *db, const bopts *o)
 {
-	char *st = tv_sprintf("{\"lancedb_path\": \"%s\", \"metric\": \"%s\", \"index_partitions\": %ld, "
-	                      "\"index_sub_vectors\": %ld}",
-	                      db, o->metric, o->partitions, o->sub_vectors);
+	/* built by jansson: a --db path with a quote stays a path */
+	json_t *j = json_pack("{s:s, s:s, s:I, s:I}", "lancedb_path", db, "metric", o->metric,
+	                      "index_partitions", (json_int_t)o->partitions, "index_sub_vectors",
+	                      (json_int_t)o->sub_vectors);
+	char *st = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	tv_store *s = NULL;
-	if (!st || tv_store_open(&s, "lancedb", st))
+	json_decref(j);
+	if (!st)
+		fprintf(stderr, "teavec bench: out of memory (or --db is not UTF-8)\n");
+	else if (tv_store_open(&s, "lancedb", st))
 		fprintf(stderr, "teavec bench: %s\n", tv_last_errmsg());
 	free(st);
 	return s;

@@ -105,7 +105,7 @@ static void test_pq_encode_matches_brute_force(void)
 			for (size_t i = 0; i < (size_t)m * 256 * ds; i++)
 				cb[i] = gauss();
 			tv_pq_lanes(cb, m, ds, lanes);
-			for (int rep = 0; rep < 20; rep++) {
+			for (int rep = 0; rep < 4; rep++) {
 				for (size_t i = 0; i < (size_t)m * ds; i++)
 					r[i] = gauss();
 				if (tv_pq_encode_width(ds))
@@ -257,8 +257,8 @@ static bool every_frag(void *ctx, uint64_t fid)
 static void test_recall_calibration_sets_probes_that_hold_on_fresh_queries(void)
 {
 	const char *dir = tv_test_tmpdir("ivfpq");
-	size_t n = 8000, nq = 50;
-	float *x = clustered(n + nq, 80, 0.35f);
+	size_t n = 5000, nq = 30;
+	float *x = clustered(n + nq, 60, 0.35f);
 	uint64_t *addrs = malloc(n * sizeof *addrs);
 	tv_io *io = io_at(dir);
 	REQUIRE(io && addrs);
@@ -269,7 +269,7 @@ static void test_recall_calibration_sets_probes_that_hold_on_fresh_queries(void)
 		 * coarse (2 x 16 dimensions, 12 candidates for 10) */
 		tv_metric metric = (tv_metric)(c % 3);
 		bool coarse = c == 3;
-		tv_ivfpq_params p = {128, coarse ? 2 : 8, 0, 0, 5};
+		tv_ivfpq_params p = {80, coarse ? 2 : 8, 0, 0, 5};
 		size_t ncand = coarse ? 12 : 100;
 		tv_ivfpq_builder *b = NULL, *f = NULL;
 		tv_ivfpq *ix = NULL;
