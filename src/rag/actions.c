@@ -161,8 +161,12 @@ done:
 
 /* ---- vector.store --------------------------------------------------- */
 
-/* Per-row metadata: one object for all rows or a list of n objects. */
-static int store_metadata(const json_t *params, size_t n, char **meta, json_t **res)
+/* Per-row metadata: one object for all rows or a list of n objects. A
+ * string "path" in it also fills the row's path column: TEA's dict filters
+ * and LanceDB's `path = '...'` name the source that way, and teavec reads
+ * `path` in a filter as the column. */
+static int store_metadata(const json_t *params, size_t n, char **meta, char **paths,
+                          json_t **res)
 {
 	const json_t *m = json_object_get(params, "metadata");
 	if (!m || json_is_null(m))
@@ -179,6 +183,9 @@ static int store_metadata(const json_t *params, size_t n, char **meta, json_t **
 		if (!json_is_object(x))
 			return tv_rag__fail(res, TV_EINVAL, "metadata[%zu]: expected an object", i);
 		if (!(meta[i] = json_dumps(x, JSON_COMPACT)))
+			return tv_rag__fail(res, TV_ENOMEM, "metadata: out of memory");
+		if (json_is_string(json_object_get(x, "path")) &&
+		    !(paths[i] = tv_strdup(json_string_value(json_object_get(x, "path")))))
 			return tv_rag__fail(res, TV_ENOMEM, "metadata: out of memory");
 	}
 	return 0;
@@ -269,7 +276,7 @@ done:
 static int vector_store(tv_rag *r, const json_t *params, json_t **res)
 {
 	const char **texts = NULL, *coll = tv_rag__collection(params);
-	char **ids = NULL, **meta = NULL;
+	char **ids = NULL, **meta = NULL, **paths = NULL;
 	float *vecs = NULL;
 	tv_record *recs = NULL;
 	tv_store *s;
@@ -280,17 +287,18 @@ static int vector_store(tv_rag *r, const json_t *params, json_t **res)
 		return rc;
 	ids = calloc(n ? n : 1, sizeof *ids);
 	meta = calloc(n ? n : 1, sizeof *meta);
+	paths = calloc(n ? n : 1, sizeof *paths);
 	recs = calloc(n ? n : 1, sizeof *recs);
-	if (!ids || !meta || !recs) {
+	if (!ids || !meta || !paths || !recs) {
 		rc = tv_rag__fail(res, TV_ENOMEM, "texts: out of memory");
 		goto done;
 	}
-	if ((rc = store_ids(params, n, ids, res)) || (rc = store_metadata(params, n, meta, res)) ||
+	if ((rc = store_ids(params, n, ids, res)) || (rc = store_metadata(params, n, meta, paths, res)) ||
 	    (rc = tv_rag__store(r, &s, res)) ||
 	    (n && (rc = store_vectors(r, params, texts, n, single, &vecs, &dim, res))))
 		goto done;
 	for (size_t i = 0; i < n; i++)
-		recs[i] = (tv_record){ids[i], texts[i], NULL, meta[i], vecs + i * dim};
+		recs[i] = (tv_record){ids[i], texts[i], paths[i], meta[i], vecs + i * dim};
 	if (n && (rc = tv_store_add(s, coll, recs, n, dim, &stored))) {
 		rc = tv_rag__fail(res, rc, "%s", tv_store_errmsg(s));
 		goto done;
@@ -306,8 +314,10 @@ done:
 	for (size_t i = 0; i < n; i++) {
 		free(ids ? ids[i] : NULL);
 		free(meta ? meta[i] : NULL);
+		free(paths ? paths[i] : NULL);
 	}
 	free(ids);
+	free(paths);
 	free(meta);
 	free(recs);
 	free(vecs);

@@ -25,6 +25,16 @@ check "and creates no directory" test ! -e "$TMP/nothing-here"
 expect_exit 2 badk "$TEAVEC" query "alpha" --db "$DB" -k 0
 check "-k 0 is a usage error" contains "$ERR" "-k: expected a positive integer"
 
+# a string metadata "path" is the row's path column too: TEA's dict filter and SQL both find it
+echo '{"texts": ["notes on alpha", "notes on beta"], "ids": ["p1", "p2"],
+       "metadata": [{"path": "notes/a.md"}, {"path": "notes/b.md"}], "collection": "paths"}' >"$TMP/paths.json"
+expect_exit 0 storepath "$TEAVEC" store --db "$DB" --input @"$TMP/paths.json"
+echo '{"query": "notes", "collection": "paths", "filter": {"path": "notes/b.md"}}' >"$TMP/q.json"
+expect_exit 0 dictpath "$TEAVEC" query --db "$DB" --input @"$TMP/q.json"
+check "a dict filter on path finds the row stored with metadata.path" test "$(echo "$OUT" | jq -c '[.results[].id]')" = '["p2"]'
+expect_exit 0 sqlpath "$TEAVEC" query "notes" --db "$DB" --collection paths --where "path = 'notes/a.md' AND metadata.path = 'notes/a.md'"
+check "and SQL on the column and on metadata.path" test "$(echo "$OUT" | jq -c '[.results[].id]')" = '["p1"]'
+
 echo '{"texts": ["x"], "embeddings": [[1, 2]], "collection": "docs"}' >"$TMP/bad.json"
 expect_exit 1 dim "$TEAVEC" store --db "$DB" --input @"$TMP/bad.json"
 check "a dimension mismatch names the collection" contains "$ERR" "does not match collection 'docs'"
