@@ -540,7 +540,6 @@ static int search_rest(tv_table *t, const float *q, tv_metric metric, const tv_f
  * a filter counts as selective (2%, the equality planner's bound). */
 #define SAMPLE_ROWS 1024
 #define FEW_DIVISOR 50
-#define INDEX_MIN_ROWS 256 /* vindex.c's IX_MIN_ROWS: no index below it */
 
 /* Whether filter keeps at most a few percent of the rows, estimated on
  * about SAMPLE_ROWS rows at evenly spaced physical positions (deleted ones
@@ -593,7 +592,7 @@ int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
 	/* prefilter planning: an equality filter is sized by its equality
 	 * indexes (vindex.c); any other is estimated here, and one keeping a
 	 * few percent of the rows or less is searched exactly */
-	if (filter && !o->exact && t->live >= INDEX_MIN_ROWS && !tv_filter_equality(filter, &eq)) {
+	if (filter && !o->exact && t->live >= TV_INDEX_MIN_ROWS && !tv_filter_equality(filter, &eq)) {
 		if ((rc = selective(t, filter, &few, err)))
 			return rc;
 		if (few) {

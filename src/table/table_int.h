@@ -13,6 +13,9 @@
 
 /* Rows of a fragment grouped by the string value of one column or
  * metadata key, built on the first selective equality filter on it. */
+/* A table gets its vector index at this many live rows; below, search is exact. */
+#define TV_INDEX_MIN_ROWS 256
+
 typedef struct tv_eqidx {
 	int column;        /* tv_filter_eq column */
 	char *key;         /* metadata key, or NULL */

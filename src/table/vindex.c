@@ -22,7 +22,6 @@
 #include "table/table_int.h"
 
 #define IX_DIR "_teavec"
-#define IX_MIN_ROWS 256
 #define IX_REFINE 20 /* candidates re-ranked exactly: 20 x k */
 
 /* The version in an index file name, or false when it is not one. */
@@ -247,8 +246,8 @@ int tv_table__index_search(tv_table *t, const float *q, tv_metric metric, size_t
 	bool few;
 	int rc;
 	*used = false;
-	if (t->live < IX_MIN_ROWS || (rc = tv_table__index_attach(t, err)))
-		return t->live < IX_MIN_ROWS ? 0 : rc;
+	if (t->live < TV_INDEX_MIN_ROWS || (rc = tv_table__index_attach(t, err)))
+		return t->live < TV_INDEX_MIN_ROWS ? 0 : rc;
 	if (t->ix_err.code)
 		return tv_err_copy(err, &t->ix_err);
 	if (!t->ix || t->ix->dim != t->dim || !codes(t->ix))
@@ -508,7 +507,7 @@ int tv_table_index_update(tv_table *t, tv_metric metric, const tv_ivfpq_params *
 	int rc;
 	if (did)
 		*did = TV_INDEX_NONE;
-	if (t->live < IX_MIN_ROWS && mode != TV_INDEX_REBUILD)
+	if (t->live < TV_INDEX_MIN_ROWS && mode != TV_INDEX_REBUILD)
 		return 0;
 	if (t->live == 0)
 		return 0;
@@ -525,7 +524,7 @@ int tv_table_index_update(tv_table *t, tv_metric metric, const tv_ivfpq_params *
 	retrain = !usable || mode == TV_INDEX_REBUILD || t->live >= 4 * t->ix->trained_rows ||
 	          covered * 2 < t->live;
 	if (!retrain && (uncovered == 0 ||
-	                 (mode == TV_INDEX_AUTO && uncovered < TV_MAX(IX_MIN_ROWS, covered / 16))))
+	                 (mode == TV_INDEX_AUTO && uncovered < TV_MAX(TV_INDEX_MIN_ROWS, covered / 16))))
 		return 0;
 	rc = retrain ? build(t, metric, params, err) : fold(t, err);
 	if (!rc && did)
