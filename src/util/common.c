@@ -69,7 +69,11 @@ bool tv_utf8_valid(const char *str, size_t n, size_t *bad_at)
 		size_t len;
 		uint32_t cp, min;
 		if (c < 0x80) {
+			uint64_t w;
 			i++;
+			/* ASCII runs 8 bytes at a time */
+			while (n - i >= 8 && (memcpy(&w, s + i, 8), !(w & 0x8080808080808080ULL)))
+				i += 8;
 			continue;
 		}
 		if ((c & 0xE0) == 0xC0) {
