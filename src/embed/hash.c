@@ -164,6 +164,7 @@ int tv_embed_hash_new(tv_embedder **out, const json_t *settings, tv_err *err)
 		return TV_ENOMEM_SET(err, "hash embedder");
 	e->base.m = &hash_methods;
 	e->base.dim = dim;
+	e->base.dims_given = dim;
 	snprintf(e->base.id, sizeof e->base.id, "hash:v1:%zu", dim);
 	*out = &e->base;
 	return 0;

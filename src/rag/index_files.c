@@ -4,7 +4,9 @@
  * Each collection C has a file-state table "C.files" beside it, a real
  * table of the same schema: one row per indexed file with id = path =
  * the file's path, metadata {size, mtime_ns, hash, embedder, chunk_by,
- * chunks}, and as vector the file's own embedding (the normalised mean of
+ * chunks, embedder_settings} (embedder_settings: what opens the embedder
+ * again, e.g. {"embedding_provider": "static", "embedding_model":
+ * "/abs/glove.txt"}, for `teavec search`), and as vector the file's own embedding (the normalised mean of
  * its chunks' vectors: `vector.query` on C.files finds similar files).
  *
  * A run:
@@ -34,6 +36,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "embed/embed.h"
 #include "rag/chunk.h"
 #include "rag/rag_int.h"
 #include "rag/walk.h"
@@ -176,6 +179,7 @@ typedef struct run {
 	tv_store *store;
 	tv_embedder *emb;
 	const char *emb_id;
+	char *emb_settings; /* JSON of tv_embedder__settings, in every state row */
 	const char *coll;
 	char *state_coll;
 	tv_chunk_by by;
@@ -266,6 +270,7 @@ static void run_free(run *u)
 		pthread_cond_destroy(&u->cv);
 	}
 	free(u->state_coll);
+	free(u->emb_settings);
 	json_decref(u->files_out);
 	json_decref(u->errors);
 	json_decref(u->skipped);
@@ -525,9 +530,10 @@ static int prepare(run *u, batch *b)
 		b->soff[i] = b->smeta.len;
 		if (tv_buf_printf(&b->smeta,
 		                  "{\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"hash\":\"%s\","
-		                  "\"embedder\":\"%s\",\"chunk_by\":\"%s\",\"chunks\":%zu}",
+		                  "\"embedder\":\"%s\",\"chunk_by\":\"%s\",\"chunks\":%zu,"
+		                  "\"embedder_settings\":%s}",
 		                  f->size, f->mtime_ns, f->hash, u->emb_id, tv_chunk_by_name(u->by),
-		                  f->nchunks) ||
+		                  f->nchunks, u->emb_settings) ||
 		    tv_buf_append(&b->smeta, "", 1))
 			return batch_fail(b, TV_ENOMEM, "file state: out of memory");
 		b->srec[i].id = f->path;
@@ -593,9 +599,9 @@ static int touch(run *u, const touch_op *t, json_t **res)
 	if (old->n == 1 && old->dim == u->dim) {
 		meta = tv_sprintf("{\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64
 		                  ",\"hash\":\"%s\",\"embedder\":\"%s\",\"chunk_by\":\"%s\","
-		                  "\"chunks\":%" JSON_INTEGER_FORMAT "}",
+		                  "\"chunks\":%" JSON_INTEGER_FORMAT ",\"embedder_settings\":%s}",
 		                  t->size, t->mtime_ns, t->hash, u->emb_id, tv_chunk_by_name(u->by),
-		                  t->chunks);
+		                  t->chunks, u->emb_settings);
 		rec.id = t->path;
 		rec.text = "";
 		rec.path = t->path;
@@ -1071,7 +1077,12 @@ int tv_rag__index_files(tv_rag *r, const json_t *params, json_t **res)
 		goto out;
 	u.dim = tv_embedder_dim(u.emb);
 	u.emb_id = tv_embedder_id(u.emb);
-	if (!(u.state_coll = tv_sprintf("%s.files", u.coll)) ||
+	{
+		json_t *es = tv_embedder__settings(u.emb);
+		u.emb_settings = es ? json_dumps(es, JSON_COMPACT) : NULL;
+		json_decref(es);
+	}
+	if (!u.emb_settings || !(u.state_coll = tv_sprintf("%s.files", u.coll)) ||
 	    !(roots = calloc(npaths, sizeof *roots))) {
 		rc = tv_rag__fail(res, TV_ENOMEM, "index: out of memory");
 		goto out;
