@@ -642,6 +642,7 @@ static void push(run *u, item *it)
 static int hand_over(run *u, batch **bp, json_t **res)
 {
 	batch *b = *bp;
+	bool last = b->last;
 	int rc;
 	if (!u->threaded) {
 		rc = commit_batch(u, b, res);
@@ -650,8 +651,8 @@ static int hand_over(run *u, batch **bp, json_t **res)
 	}
 	*bp = NULL;
 	b->it->b = b;
-	push(u, b->it);
-	if (b->last)
+	push(u, b->it); /* the committer's from here on */
+	if (last)
 		return STOP;
 	pthread_mutex_lock(&u->mu);
 	while (!u->stop && u->nidle == 0)
@@ -887,7 +888,8 @@ static int pipeline(run *u, json_t **res)
 				for (size_t i = 1; i < NBATCHES; i++)
 					u->idle[u->nidle++] = u->pool[i];
 				u->threaded = true; /* before the producer reads it */
-				u->threaded = pthread_create(&th, NULL, producer_main, u) == 0;
+				if (pthread_create(&th, NULL, producer_main, u))
+					u->threaded = false; /* no thread: no reader */
 			} else {
 				pthread_mutex_destroy(&u->mu);
 			}
