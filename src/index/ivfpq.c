@@ -237,13 +237,12 @@ bool tv_ivfpq_builder_useful(const tv_ivfpq_builder *b)
 	return b->nprobes * 2 <= b->nlist;
 }
 
-int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
-                   tv_metric metric, const tv_ivfpq_params *params, uint64_t trained_rows,
-                   tv_err *err)
+int tv_ivfpq_train_inplace(tv_ivfpq_builder **out, float *xs, size_t n, uint32_t dim,
+                           tv_metric metric, const tv_ivfpq_params *params,
+                           uint64_t trained_rows, tv_err *err)
 {
 	tv_ivfpq_params p = *params;
 	tv_ivfpq_builder *b = NULL;
-	float *xs = NULL;
 	uint32_t *as = NULL;
 	size_t npq;
 	double t0;
@@ -256,12 +255,9 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 		                  dim);
 	if (p.nlist > n)
 		p.nlist = (uint32_t)n;
-	if (!(b = builder_new(metric, dim, p.nlist, p.m)) ||
-	    !(xs = tv_mallocarray(n, (size_t)dim * sizeof *xs)) ||
-	    !(as = tv_mallocarray(n, sizeof *as)))
+	if (!(b = builder_new(metric, dim, p.nlist, p.m)) || !(as = tv_mallocarray(n, sizeof *as)))
 		goto fail;
 	b->trained_rows = trained_rows;
-	memcpy(xs, x, n * dim * sizeof *xs);
 	if (metric == TV_METRIC_COSINE)
 		for (size_t i = 0; i < n; i++)
 			normalize(xs + i * dim, dim);
@@ -280,7 +276,6 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 		b->nprobes = calibrate(b, xs, n, as, QUICK_QUERIES);
 		t0 = tv_trace("index: quick look", t0);
 		if ((uint64_t)b->nprobes * 4 > (uint64_t)b->nlist * 3) {
-			free(xs);
 			free(as);
 			*out = b;
 			return 0;
@@ -295,7 +290,6 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 	if (!tv_ivfpq_builder_useful(b)) {
 		/* the partitions do not separate the data (no cluster structure,
 		 * e.g. lexical hash embeddings): no codes, searches stay exact */
-		free(xs);
 		free(as);
 		*out = b;
 		return 0;
@@ -312,15 +306,28 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 	if ((rc = train_pq(b, xs, npq, p.iters, p.seed)) || (rc = derive(b)))
 		goto fail;
 	tv_trace("index: product quantizer", t0);
-	free(xs);
 	free(as);
 	*out = b;
 	return 0;
 fail:
-	free(xs);
 	free(as);
 	tv_ivfpq_builder_free(b);
 	return TV_ENOMEM_SET(err, "index training");
+}
+
+int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
+                   tv_metric metric, const tv_ivfpq_params *params, uint64_t trained_rows,
+                   tv_err *err)
+{
+	float *xs = tv_mallocarray(n, (size_t)dim * sizeof *xs);
+	int rc;
+	*out = NULL;
+	if (!xs)
+		return TV_ENOMEM_SET(err, "index training");
+	memcpy(xs, x, n * dim * sizeof *xs);
+	rc = tv_ivfpq_train_inplace(out, xs, n, dim, metric, params, trained_rows, err);
+	free(xs);
+	return rc;
 }
 
 int tv_ivfpq_builder_from(tv_ivfpq_builder **out, const tv_ivfpq *ix, tv_err *err)
