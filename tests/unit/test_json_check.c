@@ -24,8 +24,8 @@ static void test_plain_objects_are_certain(void)
 	static const char *yes[] = {
 		"{}", " { } ", "{\"a\":1}", "{\"a\": -0, \"b\": 1.5e-3, \"c\": 12E+2}",
 		"{\"file\":\"/t/a.md\",\"start_line\":1,\"end_line\":3,\"chunk_type\":\"paragraph\"}",
-		"{\"size\":3012,\"mtime_ns\":1764690000123456789,\"hash\":\"00ff\",\"embedder\":"
-		"\"hash:v1:256\",\"chunk_by\":\"paragraph\",\"chunks\":7}",
+		("{\"size\":3012,\"mtime_ns\":1764690000123456789,\"hash\":\"00ff\",\"embedder\":"
+		 "\"hash:v1:256\",\"chunk_by\":\"paragraph\",\"chunks\":7}"),
 		"{\"a\":[1,[2,[3]],{\"b\":null}],\"c\":true,\"d\":false}",
 		"{\"caf\xc3\xa9\":\"\xe2\x82\xac \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t \\u00e9\"}",
 		"{\"a\":{\"a\":{\"a\":1}}}", /* the same key at different levels */
