@@ -337,7 +337,7 @@ static int batch_fail(batch *b, int rc, const char *fmt, ...)
 
 static int grow_recs(batch *b, size_t dim, size_t extra)
 {
-	size_t need = b->nrecs + extra, cap = b->caprecs ? b->caprecs : 1024;
+	size_t need = b->nrecs + extra, cap = b->caprecs ? b->caprecs : 4096;
 	if (need <= b->caprecs)
 		return 0;
 	while (cap < need)
