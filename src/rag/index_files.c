@@ -6,8 +6,9 @@
  * the file's path, metadata {size, mtime_ns, hash, embedder, chunk_by,
  * chunks, embedder_settings} (embedder_settings: what opens the embedder
  * again, e.g. {"embedding_provider": "static", "embedding_model":
- * "/abs/glove.txt"}, for `teavec search`), and as vector the file's own embedding (the normalised mean of
- * its chunks' vectors: `vector.query` on C.files finds similar files).
+ * "/abs/glove.txt"}, for `teavec search`), and as vector the file's own
+ * embedding (the normalised mean of its chunks' vectors: `vector.query` on
+ * C.files finds similar files).
  *
  * A run:
  *  1. lists the files (walk.c) and loads the file state;
@@ -24,6 +25,18 @@
  * An interrupted run loses at most the batch in flight: its files' state
  * rows were not written, so the next run redoes them (replacing whatever
  * chunks the lost batch may have committed).
+ *
+ * Steps 2-3 are a pipeline on two threads (with two CPUs): a producer
+ * thread reads, hashes, repairs, chunks and embeds the files in order into
+ * a batch and hands it over when full; the calling thread (the committer)
+ * commits the batches in order through the store, which only it touches.
+ * Two batches exist, one filling while the other commits. Touched files'
+ * state refreshes are handed over in the same queue, so every commit
+ * happens in the order one thread would make it; a producer failure is
+ * handed over as a batch carrying the error, committed (as the error)
+ * after what came before it; a commit failure stops the producer. The
+ * embedder is only called by the producer. With one CPU, TEAVEC_THREADS=1,
+ * or no thread to be had, the caller runs both stages in turn.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -871,7 +884,6 @@ static int pipeline(run *u, json_t **res)
 {
 	pthread_condattr_t ca;
 	pthread_t th;
-	int rc;
 	u->threaded = tv_ncpu() > 1;
 	for (size_t i = 0; i < (u->threaded ? NBATCHES : 1); i++)
 		if (!(u->pool[i] = batch_new(u->dim)) ||
@@ -898,10 +910,7 @@ static int pipeline(run *u, json_t **res)
 	}
 	if (!u->threaded)
 		return produce(u, res);
-	rc = commit_all(u, th, res);
-	if (!rc)
-		report_shared(u);
-	return rc;
+	return commit_all(u, th, res); /* reports after the last batch too */
 }
 
 /* Whether a recorded path is under one of the roots (so its absence means
