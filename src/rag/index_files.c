@@ -151,7 +151,7 @@ typedef struct batch {
 	tv_record *recs;
 	const char **texts;
 	float *vecs;
-	size_t nrecs, caprecs;
+	size_t nrecs, caprecs, capvecs;
 	size_t bytes; /* chunk text */
 	tv_buf arena;
 	/* made by prepare() */
@@ -327,7 +327,10 @@ static void batch_free(batch *b)
 static batch *batch_new(size_t dim)
 {
 	batch *b = calloc(1, sizeof *b);
-	if (b && (!(b->files = calloc(BATCH_FILES, sizeof *b->files)) ||
+	/* the arena holds up to BATCH_BYTES of text and its ids and metadata:
+	 * reserved once (pages are only touched as it fills) */
+	if (b && (tv_buf_reserve(&b->arena, BATCH_BYTES + BATCH_BYTES / 2) ||
+	          !(b->files = calloc(BATCH_FILES, sizeof *b->files)) ||
 	          !(b->srec = calloc(BATCH_FILES, sizeof *b->srec)) ||
 	          !(b->soff = calloc(BATCH_FILES, sizeof *b->soff)) ||
 	          !(b->svec = tv_mallocarray(BATCH_FILES, dim * sizeof *b->svec)))) {
@@ -348,7 +351,7 @@ static int batch_fail(batch *b, int rc, const char *fmt, ...)
 	return rc;
 }
 
-static int grow_recs(batch *b, size_t dim, size_t extra)
+static int grow_recs(batch *b, size_t extra)
 {
 	size_t need = b->nrecs + extra, cap = b->caprecs ? b->caprecs : 4096;
 	if (need <= b->caprecs)
@@ -362,13 +365,25 @@ static int grow_recs(batch *b, size_t dim, size_t extra)
 	if (r)
 		b->recs = r;
 	const char **t = r ? tv_reallocarray(b->texts, cap, sizeof *t) : NULL;
-	if (t)
-		b->texts = t;
-	float *v = t ? tv_reallocarray(b->vecs, cap, dim * sizeof *v) : NULL;
-	if (!v)
+	if (!t)
 		return TV_ENOMEM;
-	b->vecs = v;
+	b->texts = t;
 	b->caprecs = cap;
+	return 0;
+}
+
+/* Room for the batch's vectors, now that their number is known: a larger
+ * buffer is a fresh one (nothing to copy), kept for the next batches. */
+static int size_vecs(batch *b, size_t dim)
+{
+	if (b->nrecs <= b->capvecs)
+		return 0;
+	free(b->vecs);
+	b->capvecs = b->nrecs + b->nrecs / 4;
+	if (!(b->vecs = tv_mallocarray(b->capvecs, dim * sizeof *b->vecs))) {
+		b->capvecs = 0;
+		return TV_ENOMEM;
+	}
 	return 0;
 }
 
@@ -457,7 +472,7 @@ static int add_chunks(run *u, batch *b, const tv_walk_file *wf, const char *text
 		idn = 16;
 	}
 	if (tv_chunk_text(text, n, u->by, u->by == TV_CHUNK_DOCUMENT ? 0 : MAX_CHUNK, &ch, &nch) ||
-	    grow_recs(b, u->dim, nch)) {
+	    grow_recs(b, nch)) {
 		free(ch);
 		return batch_fail(b, TV_ENOMEM, "%s: out of memory chunking", wf->path);
 	}
@@ -503,6 +518,8 @@ static int prepare(run *u, batch *b)
 	size_t dim = u->dim;
 	if (b->nfiles == 0)
 		return 0;
+	if (size_vecs(b, dim))
+		return batch_fail(b, TV_ENOMEM, "index: out of memory for %zu embeddings", b->nrecs);
 	for (size_t f = 0; f < b->nfiles; f++)
 		for (size_t c = 0; c < b->files[f].nchunks; c++) {
 			size_t k = b->files[f].first + c;
