@@ -210,6 +210,10 @@ int tv_cmd_index(int argc, char **argv)
 
 /* ---- search ----------------------------------------------------------- */
 
+/* How the rag layer's message for an embedder that cannot be opened starts
+ * (tv_rag__embedder) */
+#define EMBEDDER_ERROR "settings.rag.embedding_provider: "
+
 static void search_usage(FILE *f)
 {
 	fprintf(f,
@@ -256,29 +260,78 @@ static bool print_lines(const char *path, long from, long n, bool colour)
 	return at >= from;
 }
 
+/* Settings from an embedder id of state rows written before the settings
+ * were recorded: "hash:v1:256", "openai:v1:MODEL:1536" (the model name
+ * may hold ':'). A static model's path is not in its id: 1. */
+static int settings_from_id(json_t *rec, const char *id)
+{
+	const char *model = strchr(id, ':'), *last = strrchr(id, ':');
+	char prov[16];
+	unsigned dim;
+	if (!model || (size_t)(model - id) >= sizeof prov || strncmp(model, ":v1:", 4) ||
+	    sscanf(last + 1, "%u", &dim) != 1)
+		return 0; /* not one of ours: the defaults */
+	snprintf(prov, sizeof prov, "%.*s", (int)(model - id), id);
+	model += 4;
+	if (!strcmp(prov, "static"))
+		return 1;
+	json_object_set_new(rec, "embedding_provider", json_string(prov));
+	if (!strcmp(prov, "hash") || !strcmp(prov, "ollama")) /* ollama: checked, not sent */
+		json_object_set_new(rec, "embedding_dimensions", json_integer(dim));
+	if (strcmp(prov, "hash") && last > model)
+		json_object_set_new(rec, "embedding_model", json_stringn(model, (size_t)(last - model)));
+	return 0;
+}
+
 /* The embedder the collection was indexed with, from its file state, when
- * the user did not name one: "hash:v1:256" -> hash with 256 dimensions. */
-static void default_embedder(json_t *settings, const char *db, const char *coll)
+ * the user did not name one: the recorded embedder_settings (provider,
+ * model, dimensions) go into settings, with a model given by --model
+ * kept; URLs and keys still come from the environment as for index.
+ * *id receives the recorded embedder id (caller frees; NULL when nothing
+ * is recorded). Nonzero after printing why the recorded embedder cannot be
+ * named. */
+static int recorded_embedder(json_t *settings, const char *db, const char *coll, bool model_given,
+                             char **id)
 {
 	tv_store *s = NULL;
 	tv_results *r = NULL;
 	char *js, *sc = tv_sprintf("%s.files", coll);
-	json_t *store = json_pack("{s:s}", "lancedb_path", db);
+	json_t *store = json_pack("{s:s}", "lancedb_path", db), *m = NULL, *rec = json_object();
+	const char *k;
+	json_t *v;
+	int rc = 0;
+	*id = NULL;
 	js = json_dumps(store, JSON_COMPACT);
 	json_decref(store);
 	if (sc && js && tv_store_open(&s, "lancedb", js) == 0 &&
-	    tv_store_get(s, sc, NULL, NULL, 1, 0, &r) == 0 && r->n == 1) {
-		json_t *m = json_loads(r->items[0].metadata, 0, NULL);
-		const char *id = json_string_value(json_object_get(m, "embedder"));
-		unsigned dim;
-		if (id && sscanf(id, "hash:v1:%u", &dim) == 1)
-			json_object_set_new(settings, "embedding_dimensions", json_integer(dim));
-		json_decref(m);
+	    tv_store_get(s, sc, NULL, NULL, 1, 0, &r) == 0 && r->n == 1 &&
+	    (m = json_loads(r->items[0].metadata, 0, NULL)) &&
+	    json_string_value(json_object_get(m, "embedder"))) {
+		*id = tv_strdup(json_string_value(json_object_get(m, "embedder")));
+		if (json_is_object(json_object_get(m, "embedder_settings")))
+			json_object_update(rec, json_object_get(m, "embedder_settings"));
+		else if (*id && settings_from_id(rec, *id)) {
+			fprintf(stderr,
+			        "teavec search: collection '%s' was indexed with the static embedder "
+			        "'%s', but not where its model file is (indexed by an older teavec): give "
+			        "--embedder static --model PATH, or index again\n",
+			        coll, *id);
+			rc = 1;
+		}
+		if (model_given) { /* --model: another model of the recorded provider */
+			json_object_del(rec, "embedding_model");
+			json_object_del(rec, "embedding_dimensions");
+		}
+		json_object_foreach(rec, k, v)
+			json_object_set(settings, k, v);
 	}
+	json_decref(rec);
+	json_decref(m);
 	tv_results_free(r);
 	tv_store_close(s);
 	free(js);
 	free(sc);
+	return rc;
 }
 
 /* Whether the database exists: a local directory, or any URI (the store
@@ -325,6 +378,8 @@ int tv_cmd_search(int argc, char **argv)
 	int c, rc, json = 0;
 	bool colour = use_colour(1);
 	json_t *params, *settings, *res = NULL, *x;
+	char *rec_id = NULL; /* the recorded embedder, when used */
+	const char *emsg;
 	tv_rag *rag = NULL;
 	tv_err err = {0};
 	size_t i, shown = 0;
@@ -386,9 +441,13 @@ int tv_cmd_search(int argc, char **argv)
 		return TV_EXIT_RUNTIME;
 	}
 	settings = tv_cli_settings(db, emb, model);
-	if (!emb)
-		default_embedder(settings, json_string_value(json_object_get(settings, "lancedb_path")),
-		                 coll);
+	if (!emb && recorded_embedder(settings,
+	                              json_string_value(json_object_get(settings, "lancedb_path")),
+	                              coll, model != NULL, &rec_id)) {
+		json_decref(settings);
+		free(rec_id);
+		return TV_EXIT_RUNTIME;
+	}
 	params = json_pack("{s:s,s:s,s:I}", "query", argv[optind], "collection", coll, "k",
 	                   (json_int_t)k);
 	if (where)
@@ -401,6 +460,7 @@ int tv_cmd_search(int argc, char **argv)
 		fprintf(stderr, "teavec: %s\n", err.msg);
 		json_decref(settings);
 		json_decref(params);
+		free(rec_id);
 		return TV_EXIT_RUNTIME;
 	}
 	rc = tv_rag_call(rag, "vector.query", params, &res);
@@ -411,8 +471,14 @@ int tv_cmd_search(int argc, char **argv)
 				json_array_append(kept, x);
 		json_object_set_new(res, "results", kept);
 	}
-	if (rc) {
-		fprintf(stderr, "teavec search: %s\n", json_string_value(json_object_get(res, "error")));
+	emsg = rc ? json_string_value(json_object_get(res, "error")) : NULL;
+	if (emsg && rec_id && !strncmp(emsg, EMBEDDER_ERROR, strlen(EMBEDDER_ERROR))) {
+		fprintf(stderr,
+		        "teavec search: collection '%s' was indexed with the embedder '%s', which cannot "
+		        "be opened: %s (name one with --embedder and --model)\n",
+		        coll, rec_id, emsg + strlen(EMBEDDER_ERROR));
+	} else if (rc) {
+		fprintf(stderr, "teavec search: %s\n", emsg ? emsg : "failed");
 	} else if (json) {
 		char *s = json_dumps(res, JSON_INDENT(2) | JSON_REAL_PRECISION(7));
 		if (s)
@@ -458,5 +524,6 @@ int tv_cmd_search(int argc, char **argv)
 	json_decref(settings);
 	json_decref(params);
 	tv_rag_close(rag);
+	free(rec_id);
 	return rc ? TV_EXIT_RUNTIME : TV_EXIT_OK;
 }

@@ -23,6 +23,12 @@ struct tv_embedder {
 	size_t dim;
 	char id[160];
 	tv_err err;
+	/* what reopens it (tv_embedder__settings): the embedding_model
+	 * (static: the model file's absolute path; openai, ollama: the model
+	 * name; NULL for hash), owned and freed by the provider, and the
+	 * embedding_dimensions it was given (0: learnt from the model) */
+	char *model;
+	size_t dims_given;
 };
 
 /* Provider constructors; settings is the settings.rag object (may be NULL). */
@@ -31,6 +37,12 @@ int tv_embed_static_new(tv_embedder **out, const json_t *settings, tv_err *err);
 /* HTTP providers (embed/http_*.c, built with TV_WITH_HTTP only). */
 int tv_embed_openai_new(tv_embedder **out, const json_t *settings, tv_err *err);
 int tv_embed_ollama_new(tv_embedder **out, const json_t *settings, tv_err *err);
+
+/* The settings.rag keys that open this embedder again, wherever its model
+ * is: {"embedding_provider", "embedding_model" (when it has one),
+ * "embedding_dimensions" (when it was given)}. New reference, NULL when out
+ * of memory. Connection settings (URLs, keys) are not part of it. */
+json_t *tv_embedder__settings(const tv_embedder *e);
 
 /* embedding_dimensions from settings, or def; TV_EINVAL naming the key. */
 int tv_embed__dims(const json_t *settings, size_t def, size_t *out, tv_err *err);

@@ -65,6 +65,20 @@ void tv_embedder_free(tv_embedder *e)
 		e->m->free(e);
 }
 
+json_t *tv_embedder__settings(const tv_embedder *e)
+{
+	json_t *s = json_pack("{s:s}", "embedding_provider", e->m->provider);
+	if (s && e->model && json_object_set_new(s, "embedding_model", json_string(e->model)))
+		goto fail;
+	if (s && e->dims_given &&
+	    json_object_set_new(s, "embedding_dimensions", json_integer((json_int_t)e->dims_given)))
+		goto fail;
+	return s;
+fail:
+	json_decref(s);
+	return NULL;
+}
+
 size_t tv_embedder_dim(const tv_embedder *e) { return e->dim; }
 const char *tv_embedder_id(const tv_embedder *e) { return e->id; }
 const char *tv_embedder_errmsg(const tv_embedder *e) { return e->err.msg; }

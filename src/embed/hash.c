@@ -26,12 +26,15 @@ typedef struct feat {
 	float w;
 } feat;
 
+#define NLOG 64
+
 typedef struct hash_emb {
 	tv_embedder base;
 	feat *tab; /* per-text feature counts, reused */
 	size_t cap;
 	uint32_t *used; /* slots filled by the current text */
 	size_t nused;
+	float tfw[NLOG]; /* 1 + ln tf for the common term frequencies */
 } hash_emb;
 
 static inline uint64_t mix(uint64_t x)
@@ -116,9 +119,10 @@ static int embed_one(hash_emb *e, const char *s, float *out)
 	}
 	for (size_t k = 0; k < e->nused; k++) {
 		feat *f = &e->tab[e->used[k]];
-		float v;
-		v = f->w * (1.0f + logf((float)f->tf));
-		out[(f->h >> 1) % dim] += (f->h >> 63) ? -v : v;
+		float v = f->w * (f->tf < NLOG ? e->tfw[f->tf] : 1.0f + logf((float)f->tf));
+		/* the same bucket as % dim, without a division when dim is a power of 2 */
+		size_t b = (dim & (dim - 1)) ? (f->h >> 1) % dim : (f->h >> 1) & (dim - 1);
+		out[b] += (f->h >> 63) ? -v : v;
 		f->h = 0;
 		f->tf = 0;
 	}
@@ -164,6 +168,9 @@ int tv_embed_hash_new(tv_embedder **out, const json_t *settings, tv_err *err)
 		return TV_ENOMEM_SET(err, "hash embedder");
 	e->base.m = &hash_methods;
 	e->base.dim = dim;
+	for (uint32_t t = 1; t < NLOG; t++) /* exactly the float computed for each feature before */
+		e->tfw[t] = 1.0f + logf((float)t);
+	e->base.dims_given = dim;
 	snprintf(e->base.id, sizeof e->base.id, "hash:v1:%zu", dim);
 	*out = &e->base;
 	return 0;

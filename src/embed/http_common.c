@@ -282,6 +282,7 @@ static void http_free(tv_embedder *base)
 	free(e->url);
 	free(e->model);
 	free(e->auth);
+	free(e->base.model);
 	free(e);
 }
 
@@ -343,6 +344,11 @@ int tv_http_emb_new(tv_embedder **out, const tv_http_proto *p, const json_t *set
 		}
 	}
 	snprintf(e->base.id, sizeof e->base.id, "%s:v1:%s:%zu", p->name, e->model, e->base.dim);
+	e->base.dims_given = e->dims_setting;
+	if (!(e->base.model = tv_strdup(e->model))) {
+		rc = TV_ENOMEM_SET(err, "an embedder");
+		goto fail;
+	}
 	*out = &e->base;
 	return 0;
 fail:

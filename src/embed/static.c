@@ -653,6 +653,7 @@ static void static_free(tv_embedder *base)
 		munmap((void *)e->map, e->size);
 	free(e->bin);
 	free(e->acc);
+	free(e->base.model);
 	free(e);
 }
 
@@ -755,7 +756,10 @@ int tv_embed_static_new(tv_embedder **out, const json_t *settings, tv_err *err)
 		                want, path, e->base.dim);
 		goto fail;
 	}
-	if (!(e->acc = calloc(e->base.dim, sizeof *e->acc))) {
+	/* the model, as a path that reopens it from any directory */
+	if (!(e->base.model = realpath(path, NULL)))
+		e->base.model = tv_strdup(path);
+	if (!e->base.model || !(e->acc = calloc(e->base.dim, sizeof *e->acc))) {
 		rc = TV_ENOMEM_SET(err, "static embedder");
 		goto fail;
 	}

@@ -42,6 +42,8 @@
 #include "util/parallel.h"
 
 #define HDR 192
+#define QUICK_MIN_ROWS 4096 /* training rows from which a quick look pays */
+#define QUICK_QUERIES 50
 #define ALIGN 64
 #define CAL_QUERIES 100 /* recall calibration queries */
 #define CAL_K 10        /* ... and their neighbours */
@@ -203,17 +205,17 @@ static int train_pq(tv_ivfpq_builder *b, const float *r, size_t n, unsigned iter
 	return rc;
 }
 
-/* The partitions a query must probe by default: over up to 200 sample
+/* The partitions a query must probe by default: over up to maxq sample
  * rows as queries, the rank (by centroid distance) of the partition of
  * each of their 10 nearest other sample rows; the 99th percentile of those
  * ranks, + 1. Neighbours in the sample are farther apart than in the whole
  * table, so this errs towards probing more; 99% of the coarse recall
  * leaves room for what the codes lose before re-ranking. */
 static uint32_t calibrate(const tv_ivfpq_builder *b, const float *xs, size_t n,
-                          const uint32_t *as)
+                          const uint32_t *as, size_t maxq)
 {
 	const tv_kernels *kk = tv_vec_kernels();
-	size_t nq = TV_MIN(n / 2, (size_t)200), nr = 0;
+	size_t nq = TV_MIN(n / 2, maxq), nr = 0;
 	float *d = tv_mallocarray(n, sizeof *d), *cd = tv_mallocarray(b->nlist, sizeof *cd);
 	uint32_t *ranks = tv_mallocarray(nq * 10 + 1, sizeof *ranks), p = b->nlist;
 	if (nq < 10 || b->nlist == 1 || !d || !cd || !ranks)
@@ -270,16 +272,16 @@ bool tv_ivfpq_builder_useful(const tv_ivfpq_builder *b)
 	return b->nprobes * 2 <= b->nlist;
 }
 
-int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
-                   tv_metric metric, const tv_ivfpq_params *params, uint64_t trained_rows,
-                   tv_err *err)
+int tv_ivfpq_train_inplace(tv_ivfpq_builder **out, float *xs, size_t n, uint32_t dim,
+                           tv_metric metric, const tv_ivfpq_params *params,
+                           uint64_t trained_rows, tv_err *err)
 {
 	tv_ivfpq_params p = *params;
 	tv_ivfpq_builder *b = NULL;
-	float *xs = NULL;
 	uint32_t *as = NULL;
 	size_t npq;
 	double t0;
+	bool looked;
 	int rc = TV_ENOMEM;
 	*out = NULL;
 	tv_ivfpq_defaults(&p, n, dim);
@@ -289,26 +291,42 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 		                  dim);
 	if (p.nlist > n)
 		p.nlist = (uint32_t)n;
-	if (!(b = builder_new(metric, dim, p.nlist, p.m)) ||
-	    !(xs = tv_mallocarray(n, (size_t)dim * sizeof *xs)) ||
-	    !(as = tv_mallocarray(n, sizeof *as)))
+	if (!(b = builder_new(metric, dim, p.nlist, p.m)) || !(as = tv_mallocarray(n, sizeof *as)))
 		goto fail;
 	b->trained_rows = trained_rows;
-	memcpy(xs, x, n * dim * sizeof *xs);
 	if (metric == TV_METRIC_COSINE)
 		for (size_t i = 0; i < n; i++)
 			normalize(xs + i * dim, dim);
 	t0 = tv_trace(NULL, 0);
-	if ((rc = tv_kmeans(xs, n, dim, p.nlist, p.iters, p.seed, b->centroids)) ||
+	if ((looked = n >= QUICK_MIN_ROWS && p.iters > 1)) {
+		/* a quick look first: one k-means round, calibrated on fewer
+		 * queries. Data it finds needing over 3/4 of the partitions
+		 * probed has no cluster structure for them to use (lexical hash
+		 * embeddings: 90%, where clustered and real data sets need 2-4%
+		 * at this point); the full training would not make its index
+		 * useful and costs 12 rounds. Otherwise the training goes on
+		 * from there (the look's round is its first). */
+		if ((rc = tv_kmeans(xs, n, dim, p.nlist, 1, p.seed, b->centroids)) ||
+		    (rc = tv_kmeans_assign(xs, n, dim, b->centroids, p.nlist, as, NULL)))
+			goto fail;
+		b->nprobes = calibrate(b, xs, n, as, QUICK_QUERIES);
+		t0 = tv_trace("index: quick look", t0);
+		if ((uint64_t)b->nprobes * 4 > (uint64_t)b->nlist * 3) {
+			free(as);
+			*out = b;
+			return 0;
+		}
+	}
+	if ((rc = looked ? tv_kmeans_more(xs, n, dim, p.nlist, p.iters - 1, p.seed, b->centroids)
+	                 : tv_kmeans(xs, n, dim, p.nlist, p.iters, p.seed, b->centroids)) ||
 	    (rc = tv_kmeans_assign(xs, n, dim, b->centroids, p.nlist, as, NULL)))
 		goto fail;
 	t0 = tv_trace("index: coarse k-means", t0);
-	b->nprobes = calibrate(b, xs, n, as);
+	b->nprobes = calibrate(b, xs, n, as, 200);
 	t0 = tv_trace("index: calibration", t0);
 	if (!tv_ivfpq_builder_useful(b)) {
 		/* the partitions do not separate the data (no cluster structure,
 		 * e.g. lexical hash embeddings): no codes, searches stay exact */
-		free(xs);
 		free(as);
 		*out = b;
 		return 0;
@@ -337,15 +355,28 @@ int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t di
 	if ((rc = train_pq(b, xs, npq, p.iters, p.seed)) || (rc = derive(b)))
 		goto fail;
 	tv_trace("index: product quantizer", t0);
-	free(xs);
 	free(as);
 	*out = b;
 	return 0;
 fail:
-	free(xs);
 	free(as);
 	tv_ivfpq_builder_free(b);
 	return TV_ENOMEM_SET(err, "index training");
+}
+
+int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
+                   tv_metric metric, const tv_ivfpq_params *params, uint64_t trained_rows,
+                   tv_err *err)
+{
+	float *xs = tv_mallocarray(n, (size_t)dim * sizeof *xs);
+	int rc;
+	*out = NULL;
+	if (!xs)
+		return TV_ENOMEM_SET(err, "index training");
+	memcpy(xs, x, n * dim * sizeof *xs);
+	rc = tv_ivfpq_train_inplace(out, xs, n, dim, metric, params, trained_rows, err);
+	free(xs);
+	return rc;
 }
 
 int tv_ivfpq_builder_from(tv_ivfpq_builder **out, const tv_ivfpq *ix, tv_err *err)

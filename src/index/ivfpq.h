@@ -73,6 +73,11 @@ typedef struct tv_ivfpq_builder tv_ivfpq_builder;
 int tv_ivfpq_train(tv_ivfpq_builder **out, const float *x, size_t n, uint32_t dim,
                    tv_metric metric, const tv_ivfpq_params *p, uint64_t trained_rows,
                    tv_err *err);
+/* The same, using x as its working memory (no copy of the sample: x's
+ * contents are unspecified afterwards). */
+int tv_ivfpq_train_inplace(tv_ivfpq_builder **out, float *x, size_t n, uint32_t dim,
+                           tv_metric metric, const tv_ivfpq_params *p, uint64_t trained_rows,
+                           tv_err *err);
 /* A builder with ix's quantizers and none of its entries (fold-in). */
 int tv_ivfpq_builder_from(tv_ivfpq_builder **out, const tv_ivfpq *ix, tv_err *err);
 /* Encodes n vectors (n x dim) with their row addresses. */

@@ -507,8 +507,8 @@ static void split_empty(float *c, size_t d, size_t k, size_t *count, size_t n, u
 	}
 }
 
-int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
-              float *c)
+static int kmeans_run(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
+                      float *c, bool seeded)
 {
 	size_t *count = tv_mallocarray(k, sizeof *count);
 	uint32_t *assign = tv_mallocarray(n, sizeof *assign);
@@ -523,7 +523,9 @@ int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint
 		rc = 0;
 		goto done;
 	}
-	if (k <= 256 && d <= 32) {
+	if (seeded) {
+		/* continuing from the caller's centroids */
+	} else if (k <= 256 && d <= 32) {
 		/* the product quantizer's codebooks: a random sample of the
 		 * points is start enough (a poor local minimum costs a little
 		 * code quality, never a lost partition) */
@@ -555,4 +557,16 @@ done:
 	free(assign);
 	free(sum);
 	return rc;
+}
+
+int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
+              float *c)
+{
+	return kmeans_run(x, n, d, k, iters, seed, c, false);
+}
+
+int tv_kmeans_more(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
+                   float *c)
+{
+	return kmeans_run(x, n, d, k, iters, seed, c, true);
 }

@@ -22,6 +22,9 @@
  * and thread count. TV_ENOMEM or 0. */
 int tv_kmeans(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
               float *c);
+/* iters more Lloyd rounds from the centroids in c (as tv_kmeans left them). */
+int tv_kmeans_more(const float *x, size_t n, size_t d, size_t k, unsigned iters, uint64_t seed,
+                   float *c);
 
 /* assign[i] = the centroid nearest to point i (ties: the lowest index);
  * dist (may be NULL) receives the squared distances. Uses both cores. */

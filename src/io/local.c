@@ -29,7 +29,11 @@ typedef struct local_io {
 	char *dir; /* root, no trailing slash */
 } local_io;
 
-#define WBUF (1u << 20) /* writes are gathered: a data file is many small pieces */
+/* writes are gathered: a data file is many small pieces. 64 KiB, under
+ * malloc's mmap threshold, so the buffer is reused from file to file
+ * instead of being mapped afresh (1 MiB: 256 first-touch page faults per
+ * file written, ~14 us each on a VM); larger pieces are written directly */
+#define WBUF (64u << 10)
 
 typedef struct local_w {
 	tv_wfile base;

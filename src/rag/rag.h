@@ -22,7 +22,7 @@ typedef struct tv_rag tv_rag;
 /* settings: the settings.rag object (borrowed; may be NULL for defaults). */
 int tv_rag_open(tv_rag **out, const json_t *settings, tv_err *err);
 void tv_rag_close(tv_rag *r);
-/* Progress of vector.index_files, reported after each file. */
+/* Progress of vector.index_files, reported as files are handled. */
 typedef struct tv_index_progress {
 	size_t files_total, files_done;
 	uint64_t bytes_total; /* sizes of the files found */
@@ -32,7 +32,10 @@ typedef struct tv_index_progress {
 	const char *current;  /* the file just handled */
 } tv_index_progress;
 typedef void (*tv_index_progress_fn)(void *ctx, const tv_index_progress *p);
-/* Calls fn after each file vector.index_files handles (NULL: no calls). */
+/* Calls fn as vector.index_files handles files (NULL: no calls), always from
+ * the thread that called the action: after each file with one thread, else
+ * after each committed batch and every 0.1 s while files are read, and at
+ * the end (files_done = files_total). */
 void tv_rag_set_progress(tv_rag *r, tv_index_progress_fn fn, void *ctx);
 
 /* True for the action names tv_rag_call knows. */

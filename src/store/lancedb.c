@@ -649,7 +649,7 @@ static const tv_store_methods ldb_methods = {
 	"lancedb", ldb_add, ldb_query, ldb_remove, ldb_count, ldb_count_where, ldb_overwrite, ldb_scan, ldb_get_state,
 	ldb_restore_state,
 	ldb_collections, ldb_optimize, ldb_versions, ldb_checkout, ldb_free, ldb_stats, ldb_reindex,
-	ldb_set_auto_index,
+	ldb_set_auto_index, true,
 };
 
 /* ~ expanded, relative paths made absolute; URIs kept as they are. */

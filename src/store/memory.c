@@ -640,7 +640,7 @@ static void mem_free(tv_store *s)
 static const tv_store_methods mem_methods = {
 	"memory", mem_add, mem_query, mem_remove, mem_count, mem_count_where, mem_overwrite, mem_scan, mem_get_state,
 	mem_restore_state,
-	mem_collections, NULL, NULL, NULL, mem_free, NULL, NULL, NULL,
+	mem_collections, NULL, NULL, NULL, mem_free, NULL, NULL, NULL, false,
 };
 
 int tv_store_memory_new(tv_store **out, const json_t *settings, tv_err *err)

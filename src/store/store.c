@@ -11,6 +11,7 @@
 #include "config.h"
 #include "store/store.h"
 #include "util/common.h"
+#include "util/json_check.h"
 #include "util/strmap.h"
 
 #define TV_ID_MAX 1024
@@ -110,9 +111,15 @@ static int check_vector(tv_err *err, const char *what, size_t i, const float *v,
 	return 0;
 }
 
-static int check_row(tv_err *err, size_t i, const tv_record *r, size_t dim, tv_row *out)
+/* Checks a row. Its metadata is parsed only for backends that keep it
+ * parsed (the memory store); for the others a JSON object that is
+ * certainly valid is not parsed at all, and anything else is left to
+ * jansson to accept or to explain. */
+static int check_row(tv_err *err, size_t i, const tv_record *r, size_t dim, bool parse,
+                     tv_row *out)
 {
 	json_error_t jerr;
+	const char *meta = r->metadata && *r->metadata ? r->metadata : NULL;
 	int rc;
 	if (!r->id)
 		return tv_err_set(err, TV_EINVAL, "rows[%zu].id: missing", i);
@@ -133,33 +140,37 @@ static int check_row(tv_err *err, size_t i, const tv_record *r, size_t dim, tv_r
 	out->text = r->text;
 	out->path = r->path;
 	out->vector = r->vector;
-	if (!r->metadata || !*r->metadata) {
-		out->metadata = json_object();
-	} else {
-		out->metadata = json_loads(r->metadata, JSON_REJECT_DUPLICATES, &jerr);
-		if (!out->metadata)
-			return tv_err_set(err, TV_EINVAL, "rows[%zu].metadata: invalid JSON at column %d: %s",
-			                  i, jerr.column, jerr.text);
-		if (!json_is_object(out->metadata)) {
-			json_decref(out->metadata);
-			out->metadata = NULL;
-			return tv_err_set(err, TV_EINVAL, "rows[%zu].metadata: expected a JSON object", i);
-		}
+	/* validated below; stored as given (re-serialising cost as much as the
+	 * parse and changed nothing a reader can rely on), borrowed */
+	out->metadata_text = meta ? meta : "{}";
+	out->metadata = NULL;
+	if (!meta) {
+		if (parse && !(out->metadata = json_object()))
+			return TV_ENOMEM_SET(err, "row metadata");
+		return 0;
 	}
-	/* validated above; stored as given (re-serialising cost as much as the
-	 * parse and changed nothing a reader can rely on) */
-	out->metadata_text = tv_strdup(r->metadata && *r->metadata ? r->metadata : "{}");
-	if (!out->metadata || !out->metadata_text)
-		return TV_ENOMEM_SET(err, "row metadata");
+	if (!parse && tv_json_object_certain(meta, strlen(meta)))
+		return 0;
+	out->metadata = json_loads(meta, JSON_REJECT_DUPLICATES, &jerr);
+	if (!out->metadata)
+		return tv_err_set(err, TV_EINVAL, "rows[%zu].metadata: invalid JSON at column %d: %s", i,
+		                  jerr.column, jerr.text);
+	if (!json_is_object(out->metadata)) {
+		json_decref(out->metadata);
+		out->metadata = NULL;
+		return tv_err_set(err, TV_EINVAL, "rows[%zu].metadata: expected a JSON object", i);
+	}
+	if (!parse) {
+		json_decref(out->metadata);
+		out->metadata = NULL;
+	}
 	return 0;
 }
 
 static void rows_free(tv_row *rows, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		json_decref(rows[i].metadata);
-		free((char *)rows[i].metadata_text);
-	}
 	free(rows);
 }
 
@@ -185,7 +196,6 @@ static int dedup_rows(tv_row *rows, size_t *n, tv_err *err)
 	for (size_t i = 0; i < *n; i++) {
 		if (tv_strmap_get(&m, rows[i].id, rows[i].id_len) != i) {
 			json_decref(rows[i].metadata);
-			free((char *)rows[i].metadata_text);
 			continue;
 		}
 		rows[w++] = rows[i];
@@ -216,7 +226,8 @@ static int add_rows(tv_store *s, const char *collection, const tv_record *recs, 
 		return TV_ENOMEM_SET(&s->err, "rows");
 	for (kept = 0; kept < n; kept++) {
 		live = kept + 1; /* a failed check may leave a partial entry */
-		if ((rc = check_row(&s->err, kept, &recs[kept], dim, &rows[kept])))
+		if ((rc = check_row(&s->err, kept, &recs[kept], dim, !s->m->metadata_text_only,
+		                    &rows[kept])))
 			goto done;
 	}
 	if ((rc = dedup_rows(rows, &kept, &s->err)))

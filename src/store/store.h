@@ -7,7 +7,9 @@
  * filters) and then call the backend, so a backend receives only valid,
  * normalised input:
  *   - rows[] deduplicated by id (the last occurrence of an id wins),
- *   - each row's metadata parsed (json_t object, never NULL),
+ *   - each row's metadata checked: its JSON text as given in metadata_text
+ *     ("{}" when absent) and, unless the backend declares
+ *     metadata_text_only, parsed (json_t object, never NULL),
  *   - the query's filters compiled into one tv_filter (or NULL).
  */
 #ifndef TV_STORE_H
@@ -19,7 +21,8 @@
 #include "teavec.h"
 #include "util/err.h"
 
-/* A validated row: borrowed strings, parsed metadata (borrowed). */
+/* A validated row: borrowed strings, parsed metadata (borrowed; NULL
+ * for a backend that declares metadata_text_only). */
 typedef struct tv_row {
 	const char *id;
 	size_t id_len;
@@ -27,8 +30,8 @@ typedef struct tv_row {
 	size_t text_len;
 	const char *path; /* may be NULL */
 	size_t path_len;
-	json_t *metadata;     /* object */
-	const char *metadata_text; /* compact JSON of metadata */
+	json_t *metadata;     /* object, or NULL (metadata_text_only) */
+	const char *metadata_text; /* the metadata's JSON text as given */
 	const float *vector;
 } tv_row;
 
@@ -75,6 +78,9 @@ typedef struct tv_store_methods {
 	int (*stats)(tv_store *s, const char *collection, json_t *out);
 	int (*reindex)(tv_store *s, const char *collection); /* may be NULL */
 	int (*set_auto_index)(tv_store *s, const char *collection, bool on); /* may be NULL */
+	/* rows reach add/overwrite with metadata NULL: only metadata_text is
+	 * read (validated all the same) */
+	bool metadata_text_only;
 } tv_store_methods;
 
 struct tv_store {

@@ -451,8 +451,9 @@ static int build(tv_table *t, tv_metric metric, const tv_ivfpq_params *params, t
 	if ((rc = sample(t, p.sample, p.seed, &x, err)))
 		goto done;
 	t0 = tv_trace("index: sample", t0);
-	if ((rc = tv_ivfpq_train(&b, x, TV_MIN(p.sample, t->live), t->dim, metric, &p, t->live,
-	                         err)))
+	/* the sample is the training's working memory: no second copy */
+	if ((rc = tv_ivfpq_train_inplace(&b, x, TV_MIN(p.sample, t->live), t->dim, metric, &p,
+	                                 t->live, err)))
 		goto done;
 	t0 = tv_trace("index: training", t0);
 	for (size_t fi = 0; fi < t->nfrags && !rc; fi++)

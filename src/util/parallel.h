@@ -1,8 +1,9 @@
 /*
  * A parallel for over [0, n): the work is cut into contiguous ranges run on
  * up to tv_ncpu() threads, the caller's thread taking one of them. Used by
- * index training and encoding ("use both cores"); everything else in
- * teavec is single-threaded per call.
+ * index training and encoding ("use both cores"); vector.index_files runs
+ * a producer thread of its own when tv_ncpu() > 1 (rag/index_files.c);
+ * everything else in teavec is single-threaded per call.
  */
 #ifndef TV_UTIL_PARALLEL_H
 #define TV_UTIL_PARALLEL_H

@@ -62,6 +62,44 @@ check "--ext filters by extension, any case" test "$(echo "$OUT" | jq -c '.files
 expect_exit 0 stats "$TEAVEC" stats --db "$DB" --json
 check "the file state is a real table beside the collection" test "$(echo "$OUT" | jq -c '[.kb.rows, ."kb.files".rows]')" = '[3,2]'
 
+# search uses the embedder the collection was indexed with: a static model
+# (4 dimensions, where the default hash embedder has 256) found again from
+# another directory, without --embedder or --model
+mkdir -p "$TMP/models" "$TMP/st"
+printf 'lighthouse 1 0 0 0\nkeeper 0.9 0.1 0 0\nharbour 0 1 0 0\nboat 0 0.9 0.1 0\nbread 0 0 0 1\noven 0 0 0.1 0.9\n' \
+	>"$TMP/models/tiny.txt"
+printf 'the lighthouse keeper\n' >"$TMP/st/light.md"
+printf 'bread from the oven\n' >"$TMP/st/bread.md"
+(cd "$TMP/models" && expect_exit 0 stidx "$TEAVEC" index "$TMP/st" --db "$DB" --collection glove \
+	--embedder static --model tiny.txt --json)
+check "index with a static model given by a relative path" test -n "$(ls "$TMP/models"/tiny.txt*)"
+expect_exit 0 stq "$TEAVEC" search "keeper" --db "$DB" --collection glove -k 1 -n 0 --json
+check "search picks the recorded static model without flags" \
+	test "$(echo "$OUT" | jq -r '.results[0].path')" = "$TMP/st/light.md"
+expect_exit 0 stq2 "$TEAVEC" search "oven" --db "$DB" --collection glove -k 1 -n 0 --json
+check "and ranks by its vectors" test "$(echo "$OUT" | jq -r '.results[0].path')" = "$TMP/st/bread.md"
+expect_exit 0 stfile "$TEAVEC" query --db "$DB" --collection glove.files -k 1 x --embedder static \
+	--model "$TMP/models/tiny.txt"
+check "the file state records the model's absolute path" \
+	test "$(echo "$OUT" | jq -r '.results[0].metadata.embedder_settings.embedding_model')" = \
+	"$TMP/models/tiny.txt"
+mv "$TMP/models" "$TMP/models.moved"
+expect_exit 1 stgone "$TEAVEC" search "keeper" --db "$DB" --collection glove
+check "a recorded model that cannot be opened is a clear error" \
+	contains "$ERR" "collection 'glove' was indexed with the embedder 'static:v1:tiny.txt:4', which cannot be opened"
+check "naming the model file" contains "$ERR" "$TMP/models/tiny.txt"
+check "and what to do" contains "$ERR" "--embedder"
+expect_exit 0 stflag "$TEAVEC" search "keeper" --db "$DB" --collection glove -k 1 -n 0 --json \
+	--embedder static --model "$TMP/models.moved/tiny.txt"
+check "--embedder and --model still choose the embedder" \
+	test "$(echo "$OUT" | jq -r '.results[0].path')" = "$TMP/st/light.md"
+# file state of an older teavec: the embedder id only, no model path
+echo '{"texts": ["x"], "ids": ["/old/a.md"], "metadata": {"embedder": "static:v1:tiny.txt:4"}}' |
+	"$TEAVEC" store --db "$DB" --collection old.files >/dev/null
+expect_exit 1 stold "$TEAVEC" search "keeper" --db "$DB" --collection old
+check "an unrecorded static model path says what to do" \
+	contains "$ERR" "give --embedder static --model PATH"
+
 # the progress bar, on a terminal only
 if script -qec "true" /dev/null >/dev/null 2>&1; then
 	touch "$T/src/main.c"

@@ -184,6 +184,35 @@ check "search: the query went to the server" \
 	test "$(requests m-index '[.[].body.input[]] | map(select(. == "delta")) | length >= 2')" = true
 check "search: results" test "$(echo "$OUT" | jq '.results | length > 0')" = true
 
+# search without --embedder / --model: the model the collection was indexed
+# with (the URL still from the environment)
+before=$(requests m-index length)
+expect_exit 0 "search recorded" env OPENAI_BASE_URL="$BASE/v1" \
+	"$TEAVEC" search delta --db "$TMP/db" --json
+check "search: the recorded model embeds the query, without flags" \
+	test "$(requests m-index "[.[$before:][] | .body.input] | map(select(. == [\"delta\"])) | length >= 1")" = true
+check "search: and finds the chunk" test "$(echo "$OUT" | jq -r '.results[0].text')" = "delta"
+# recorded dimensions are sent again (they were given when indexing)
+cat >"$TMP/index6.yaml" <<Y
+settings: {rag: {vector_store: lancedb, lancedb_path: "$TMP/db", embedding_provider: openai,
+                 openai_base_url: "$BASE/v1", embedding_model: m-index6, embedding_dimensions: 6}}
+nodes:
+  - {name: i, uses: vector.index_files, with: {paths: "$TMP/tree", collection: six}, output: r}
+Y
+expect_exit 0 "index dims" "$TEAVEC" run "$TMP/index6.yaml"
+check "index with embedding_dimensions 6" test "$(echo "$OUT" | jq .r.indexed)" = 2
+expect_exit 0 "search dims" env OPENAI_BASE_URL="$BASE/v1" \
+	"$TEAVEC" search delta --db "$TMP/db" --collection six --json
+check "search: the recorded model and dimensions, no probe" \
+	test "$(requests m-index6 '[.[] | select(.body.input == ["delta"]) | .body.dimensions]' | jq -c .)" = '[6]'
+check "search: results at 6 dimensions" test "$(echo "$OUT" | jq '.results | length')" = 2
+# the recorded embedder cannot be opened (its server is gone): a clear error
+TV_HTTP_RETRIES=0 expect_exit 1 "search no server" env OPENAI_BASE_URL="http://127.0.0.1:1/v1" \
+	"$TEAVEC" search delta --db "$TMP/db"
+check "search: an embedder that cannot be opened names it and what to do" \
+	contains "$ERR" "collection 'default' was indexed with the embedder 'openai:v1:m-index:4', which cannot be opened"
+check "search: naming the URL" contains "$ERR" "http://127.0.0.1:1/v1/embeddings"
+
 # ---- ollama ------------------------------------------------------------------------------
 texts_json 70 ollama >"$TMP/in70.json"
 if expect_exit 0 "ollama store" env OLLAMA_HOST="127.0.0.1:$PORT" \
@@ -201,6 +230,12 @@ check "ollama: probe + ceil(70/32) = 4 requests of 1, 32, 32, 6" \
 check "ollama: the batches hold all texts in order" \
 	test "$(requests o-shape '[.[1:][] | .body.input[]]' | jq -c .)" = "$(jq -c .texts "$TMP/in70.json")"
 check "ollama: no Authorization header" test "$(requests o-shape '[.[].auth] | unique')" = "$(jq -n '[null]')"
+expect_exit 0 "ollama index" env OLLAMA_HOST="$BASE" \
+	"$TEAVEC" index "$TMP/tree" --db "$TMP/db" --collection olla --embedder ollama --model o-index
+expect_exit 0 "ollama search recorded" env OLLAMA_HOST="$BASE" \
+	"$TEAVEC" search gamma --db "$TMP/db" --collection olla --json
+check "ollama: search uses the recorded model without flags" \
+	test "$(requests o-index '[.[] | select(.body.input == ["gamma"]) | .path] | unique' | jq -c .)" = '["/api/embed"]'
 
 cat >"$TMP/ollama.yaml" <<Y
 settings: {rag: {vector_store: memory, embedding_provider: ollama, ollama_base_url: "$BASE",

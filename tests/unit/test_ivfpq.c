@@ -317,6 +317,28 @@ static void test_recall_calibration_sets_probes_that_hold_on_fresh_queries(void)
 	free(x);
 }
 
+/* Enough rows for the quick look: uniform data (no structure) is found
+ * without a use for partitions, clustered data still gets its codes. */
+static void test_the_quick_look_tells_structure_from_none(void)
+{
+	size_t n = 8192;
+	float *u = malloc(n * D * sizeof *u), *c = clustered(n, 64, 0.25f);
+	tv_ivfpq_params p = {0};
+	tv_ivfpq_builder *b = NULL;
+	tv_err err;
+	for (size_t i = 0; i < n * D; i++)
+		u[i] = (float)urand() - 0.5f;
+	p.seed = 3;
+	REQUIRE(tv_ivfpq_train(&b, u, n, D, TV_METRIC_COSINE, &p, n, &err) == 0);
+	CHECK(!tv_ivfpq_builder_useful(b));
+	tv_ivfpq_builder_free(b);
+	REQUIRE(tv_ivfpq_train(&b, c, n, D, TV_METRIC_COSINE, &p, n, &err) == 0);
+	CHECK(tv_ivfpq_builder_useful(b));
+	tv_ivfpq_builder_free(b);
+	free(u);
+	free(c);
+}
+
 static void test_probing_every_partition_finds_the_exact_neighbour(void)
 {
 	const char *dir = tv_test_tmpdir("ivfpq");
@@ -444,6 +466,7 @@ int main(void)
 	TV_RUN(test_pq_encode_matches_brute_force);
 	TV_RUN(test_recall_calibration_sets_probes_that_hold_on_fresh_queries);
 	TV_RUN(test_search_recall_for_every_metric);
+	TV_RUN(test_the_quick_look_tells_structure_from_none);
 	TV_RUN(test_probing_every_partition_finds_the_exact_neighbour);
 	TV_RUN(test_builds_are_reproducible_for_a_seed);
 	TV_RUN(test_damaged_files_are_corrupt_naming_the_file);

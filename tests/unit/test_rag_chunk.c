@@ -111,6 +111,22 @@ static void test_invalid_utf8_is_replaced_and_counted(void)
 	CHECK(out == NULL);
 }
 
+/* ASCII is skipped 8 bytes at a time: a bad byte at any offset of a long
+ * ASCII run is still found where it is. */
+static void test_utf8_bad_byte_found_at_every_offset(void)
+{
+	char buf[64];
+	for (size_t at = 0; at < 40; at++) {
+		size_t bad = 999;
+		memset(buf, 'a', sizeof buf);
+		buf[at] = (char)0xC3; /* a lead byte without its continuation */
+		buf[at + 1] = 'x';
+		CHECK_MSG(!tv_utf8_valid(buf, sizeof buf, &bad) && bad == at, "at %zu: %zu", at, bad);
+		buf[at + 1] = (char)0xA9; /* now a whole character */
+		CHECK_MSG(tv_utf8_valid(buf, sizeof buf, NULL), "at %zu", at);
+	}
+}
+
 static void test_globs(void)
 {
 	CHECK(tv_glob_match("**/*", "a.md"));
@@ -202,6 +218,7 @@ int main(void)
 	TV_RUN(test_long_paragraphs_split_under_the_limit_on_utf8_boundaries);
 	TV_RUN(test_binary_detection);
 	TV_RUN(test_invalid_utf8_is_replaced_and_counted);
+	TV_RUN(test_utf8_bad_byte_found_at_every_offset);
 	TV_RUN(test_globs);
 	TV_RUN(test_walk_filters_recurses_and_survives_a_symlink_loop);
 	TV_TEST_END();
