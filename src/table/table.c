@@ -541,37 +541,52 @@ static int search_rest(tv_table *t, const float *q, tv_metric metric, const tv_f
 #define SAMPLE_ROWS 1024
 #define FEW_DIVISOR 50
 
-/* Whether filter keeps at most a few percent of the rows, estimated on
- * about SAMPLE_ROWS rows at evenly spaced physical positions (deleted ones
- * skipped). For filters the equality indexes cannot count: a search for
- * such a filter is exact (recall 1.0) rather than an index search that
- * would have to probe nearly every partition to find k matches. */
+/* The estimate samples one row at a seeded random position in each of
+ * about SAMPLE_ROWS equal strata of the physical rows (deleted ones
+ * skipped). Random within a stratum, not at its start: evenly spaced rows
+ * alias with periodic data (at 1,000,000 rows every 976th row is even, so
+ * "i % 2 = 1" sampled as 0% and a 50% filter was searched exactly, 150 ms
+ * instead of 4). */
+int tv_table__filter_sample(tv_table *t, const tv_filter *filter, uint64_t *seen,
+                            uint64_t *hits, tv_err *err)
+{
+	uint64_t physical = 0, step, base = 0, s = 0x9e3779b97f4a7c15ull;
+	size_t fi = 0;
+	int rc;
+	*seen = *hits = 0;
+	for (size_t i = 0; i < t->nfrags; i++)
+		physical += t->frags[i].rows;
+	step = TV_MAX(1, physical / SAMPLE_ROWS);
+	for (uint64_t stratum = 0; stratum < physical; stratum += step) {
+		uint64_t pos, r;
+		tv_row_view rv;
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17; /* xorshift64 */
+		if ((pos = stratum + s % step) >= physical)
+			break;
+		while (pos >= base + t->frags[fi].rows)
+			base += t->frags[fi++].rows;
+		r = pos - base;
+		if (tv_table__is_deleted(&t->frags[fi], r))
+			continue;
+		if ((rc = filter_cols(t, &t->frags[fi], filter, err)))
+			return rc;
+		tv_table__view(&t->frags[fi], r, &rv);
+		(*seen)++;
+		*hits += tv_filter_matches(filter, &rv);
+	}
+	return 0;
+}
+
+/* Whether filter keeps at most a few percent of the rows. For filters the
+ * equality indexes cannot count: a search for such a filter is exact
+ * (recall 1.0) rather than an index search that would have to probe
+ * nearly every partition to find k matches. */
 static int selective(tv_table *t, const tv_filter *filter, bool *few, tv_err *err)
 {
-	uint64_t physical = 0, step, seen = 0, hits = 0, next = 0, base = 0;
-	int rc;
-	*few = false;
-	for (size_t fi = 0; fi < t->nfrags; fi++)
-		physical += t->frags[fi].rows;
-	step = TV_MAX(1, physical / SAMPLE_ROWS);
-	for (size_t fi = 0; fi < t->nfrags; base += t->frags[fi++].rows) {
-		tv_frag *f = &t->frags[fi];
-		if (next >= base + f->rows)
-			continue;
-		if ((rc = filter_cols(t, f, filter, err)))
-			return rc;
-		for (; next < base + f->rows; next += step) {
-			uint64_t r = next - base;
-			tv_row_view rv;
-			if (tv_table__is_deleted(f, r))
-				continue;
-			tv_table__view(f, r, &rv);
-			seen++;
-			hits += tv_filter_matches(filter, &rv);
-		}
-	}
-	*few = seen > 0 && hits * FEW_DIVISOR <= seen;
-	return 0;
+	uint64_t seen, hits;
+	int rc = tv_table__filter_sample(t, filter, &seen, &hits, err);
+	*few = !rc && seen > 0 && hits * FEW_DIVISOR <= seen;
+	return rc;
 }
 
 int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,

@@ -102,6 +102,10 @@ bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
 int tv_table__datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err);
 void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v);
 int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err);
+/* Rows of a selectivity sample (about 1,024, one per stratum, deleted
+ * rows skipped) and how many of them pass filter. */
+int tv_table__filter_sample(tv_table *t, const tv_filter *filter, uint64_t *seen,
+                            uint64_t *hits, tv_err *err);
 /* Rows per chunk of vectors read at once (8 MiB). */
 uint64_t tv_table__chunk_rows(uint32_t dim);
 /* Exact search of fragment fi into top (d: tv_table__chunk_rows floats). */
