@@ -192,6 +192,7 @@ typedef struct run {
 	tv_store *store;
 	tv_embedder *emb;
 	const char *emb_id;
+	char *emb_id_json;  /* emb_id as a JSON string (model names are the user's) */
 	char *emb_settings; /* JSON of tv_embedder__settings, in every state row */
 	const char *coll;
 	char *state_coll;
@@ -284,6 +285,7 @@ static void run_free(run *u)
 	}
 	free(u->state_coll);
 	free(u->emb_settings);
+	free(u->emb_id_json);
 	json_decref(u->files_out);
 	json_decref(u->errors);
 	json_decref(u->skipped);
@@ -560,9 +562,9 @@ static int prepare(run *u, batch *b)
 		b->soff[i] = b->smeta.len;
 		if (tv_buf_printf(&b->smeta,
 		                  "{\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64 ",\"hash\":\"%s\","
-		                  "\"embedder\":\"%s\",\"chunk_by\":\"%s\",\"chunks\":%zu,"
+		                  "\"embedder\":%s,\"chunk_by\":\"%s\",\"chunks\":%zu,"
 		                  "\"embedder_settings\":%s}",
-		                  f->size, f->mtime_ns, f->hash, u->emb_id, tv_chunk_by_name(u->by),
+		                  f->size, f->mtime_ns, f->hash, u->emb_id_json, tv_chunk_by_name(u->by),
 		                  f->nchunks, u->emb_settings) ||
 		    tv_buf_append(&b->smeta, "", 1))
 			return batch_fail(b, TV_ENOMEM, "file state: out of memory");
@@ -628,9 +630,9 @@ static int touch(run *u, const touch_op *t, json_t **res)
 		                    tv_store_errmsg(u->store));
 	if (old->n == 1 && old->dim == u->dim) {
 		meta = tv_sprintf("{\"size\":%" PRIu64 ",\"mtime_ns\":%" PRId64
-		                  ",\"hash\":\"%s\",\"embedder\":\"%s\",\"chunk_by\":\"%s\","
+		                  ",\"hash\":\"%s\",\"embedder\":%s,\"chunk_by\":\"%s\","
 		                  "\"chunks\":%" JSON_INTEGER_FORMAT ",\"embedder_settings\":%s}",
-		                  t->size, t->mtime_ns, t->hash, u->emb_id, tv_chunk_by_name(u->by),
+		                  t->size, t->mtime_ns, t->hash, u->emb_id_json, tv_chunk_by_name(u->by),
 		                  t->chunks, u->emb_settings);
 		rec.id = t->path;
 		rec.text = "";
@@ -1107,10 +1109,13 @@ int tv_rag__index_files(tv_rag *r, const json_t *params, json_t **res)
 	u.emb_id = tv_embedder_id(u.emb);
 	{
 		json_t *es = tv_embedder__settings(u.emb);
+		json_t *id = json_string(u.emb_id);
 		u.emb_settings = es ? json_dumps(es, JSON_COMPACT) : NULL;
+		u.emb_id_json = id ? json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 		json_decref(es);
+		json_decref(id);
 	}
-	if (!u.emb_settings || !(u.state_coll = tv_sprintf("%s.files", u.coll)) ||
+	if (!u.emb_settings || !u.emb_id_json || !(u.state_coll = tv_sprintf("%s.files", u.coll)) ||
 	    !(roots = calloc(npaths, sizeof *roots))) {
 		rc = tv_rag__fail(res, TV_ENOMEM, "index: out of memory");
 		goto out;

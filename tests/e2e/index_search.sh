@@ -83,6 +83,19 @@ expect_exit 0 stfile "$TEAVEC" query --db "$DB" --collection glove.files -k 1 x 
 check "the file state records the model's absolute path" \
 	test "$(echo "$OUT" | jq -r '.results[0].metadata.embedder_settings.embedding_model')" = \
 	"$TMP/models/tiny.txt"
+# a model file named with a quote and a backslash: the file state stays
+# valid JSON (the embedder id is escaped, not pasted) and reindexing finds
+# the files unchanged
+cp "$TMP/models/tiny.txt" "$TMP/models/ti\"n\\y.txt"
+expect_exit 0 stq3 "$TEAVEC" index "$TMP/st" --db "$DB" --collection odd --embedder static \
+	--model "$TMP/models/ti\"n\\y.txt" --json
+expect_exit 0 stq3s "$TEAVEC" query --db "$DB" --collection odd.files -k 2 x --embedder static \
+	--model "$TMP/models/ti\"n\\y.txt"
+check "a model name with a quote is recorded as it is" \
+	test "$(echo "$OUT" | jq -r '.results[0].metadata.embedder')" = 'static:v1:ti"n\y.txt:4'
+expect_exit 0 stq3r "$TEAVEC" index "$TMP/st" --db "$DB" --collection odd --embedder static \
+	--model "$TMP/models/ti\"n\\y.txt" --json
+check "and the rerun re-embeds nothing" test "$(echo "$OUT" | jq '.indexed')" = 0
 mv "$TMP/models" "$TMP/models.moved"
 expect_exit 1 stgone "$TEAVEC" search "keeper" --db "$DB" --collection glove
 check "a recorded model that cannot be opened is a clear error" \
