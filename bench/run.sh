@@ -71,7 +71,7 @@ for ds in $datasets; do
 	  def short(w): (w | split(", ")) as $p | if ($p | length) > 4 then "\($p[0]), \($p[1]), ..., \($p[-1])" else w end;
 	  .[0] as $t | .[1] as $l |
 	  ($m[0].membw_gbs) as $bw |
-	  "\($ds): \($t.rows) x \($t.dim), \($t.metric), k = \($t.k), \($t.queries) queries (LanceDB exact: the first \($l.exact.queries)), single-threaded; " +
+	  "\($ds): \($t.rows) x \($t.dim), \($t.metric), k = \($t.k), \($t.nq) queries (LanceDB exact: the first \($l.exact.queries)), single-threaded; " +
 	  "single-core memory bandwidth \(r($bw)) GB/s, so an exact scan takes at least \(r($t.rows * $t.dim * 4 / $bw / 1e6)) ms\n",
 	  "| workload | teavec | LanceDB 0.39 | teavec advantage |",
 	  "|---|---|---|---|",

@@ -574,6 +574,32 @@ static json_t *run_json(const run *r)
 	                 "queries", r->n);
 }
 
+/* One entry of "queries": {setting, p50_ms, p99_ms, recall_at_<k>}. */
+static json_t *query_entry(const char *setting, const run *r, int k)
+{
+	char key[32];
+	json_t *e = json_pack("{s:s,s:f,s:f}", "setting", setting, "p50_ms", r->p50, "p99_ms", r->p99);
+	snprintf(key, sizeof key, "recall_at_%d", k);
+	json_object_set_new(e, key, json_real(r->recall));
+	return e;
+}
+
+/* "queries": the unfiltered query settings measured on all queries, the
+ * defaults first, then the recall >= 0.95 setting when it is another one,
+ * then exact search. */
+static json_t *query_list(const bopts *o, const run *idx, const tuned *t, const run *exact,
+                          const json_t *out)
+{
+	json_t *l = json_array();
+	const char *def = json_string_value(json_object_get(json_object_get(out, "index"), "setting"));
+	const char *tset = json_string_value(json_object_get(t->json, "setting"));
+	json_array_append_new(l, query_entry(def ? def : "defaults", idx, o->k));
+	if (tset && def && strcmp(tset, def))
+		json_array_append_new(l, query_entry(tset, &t->r, o->k));
+	json_array_append_new(l, query_entry("exact", exact, o->k));
+	return l;
+}
+
 int tv_cmd_bench(int argc, char **argv)
 {
 	bopts o;
@@ -682,7 +708,7 @@ int tv_cmd_bench(int argc, char **argv)
 	out = json_pack("{s:s,s:s,s:I,s:I,s:s,s:i,s:i,s:f,s:f,s:f,s:o,s:o,s:O,"
 	                "s:o,s:f,s:f,s:I,s:O?,s:{s:I,s:I},s:{s:f,s:i}}",
 	                "system", "teavec", "version", tv_libversion(), "rows", (json_int_t)bv.n, "dim",
-	                (json_int_t)bv.dim, "metric", o.metric, "k", o.k, "queries", nq,
+	                (json_int_t)bv.dim, "metric", o.metric, "k", o.k, "nq", nq,
 	                "ingest_rows_per_s", (double)bv.n / ingest, "peak_rss_mb",
 	                ru.ru_maxrss / 1024.0, "index_build_s", build, "exact", run_json(&exact),
 	                "index", run_json(&idx), "index_tuned", tidx.json, "filtered", json_object(),
@@ -694,6 +720,7 @@ int tv_cmd_bench(int argc, char **argv)
 	json_object_set(json_object_get(out, "index"), "setting",
 	                json_object_get(json_array_get(json_object_get(tidx.json, "ladder"), 0),
 	                                "setting"));
+	json_object_set_new(out, "queries", query_list(&o, &idx, &tidx, &exact, out));
 	for (size_t f = 0; f < NFILTERS; f++)
 		json_object_set_new(
 		    json_object_get(out, "filtered"), filters[f].name,

@@ -6,7 +6,9 @@ GEN=${TV_BUILD_DIR:?}/gen
 D=$TMP/data
 "$GEN" "$D" --n 3000 --dim 32 --queries 40 || exit 1
 expect_exit 0 bench "$TEAVEC" bench --base "$D/base.fvecs" --queries "$D/queries.fvecs" --gt "$D/gt.ivecs" --nq 40 --json
-check "bench reports the data it ran on" test "$(echo "$OUT" | jq -c '[.rows, .dim, .metric, .k, .queries]')" = '[3000,32,"cosine",10,40]'
+check "bench reports the data it ran on" test "$(echo "$OUT" | jq -c '[.rows, .dim, .metric, .k, .nq]')" = '[3000,32,"cosine",10,40]'
+check "queries lists the settings, the defaults first, exact last" \
+	test "$(echo "$OUT" | jq '(.queries[0].setting | startswith("defaults")) and .queries[-1].setting == "exact" and .queries[-1].recall_at_10 == 1 and (.queries | all(.p50_ms > 0 and .p99_ms >= .p50_ms and .recall_at_10 > 0))')" = true
 check "exact queries agree with the ground truth they produced" test "$(echo "$OUT" | jq '.exact.recall')" = 1
 check "indexed queries reach recall@10 >= 0.9" test "$(echo "$OUT" | jq '.index.recall >= 0.9')" = true
 check "the index was built and is reported" test "$(echo "$OUT" | jq -r '.index_stats.type')" = IVF_PQ
@@ -34,6 +36,8 @@ expect_exit 0 ladder "$TEAVEC" bench --base "$TMP/d10k/base.fvecs" --queries "$T
 check "weak settings stay under recall 0.95" test "$(echo "$OUT" | jq '.index.recall < 0.95 and .index.setting == "defaults (nprobes 1, refine 1)"')" = true
 check "the ladder tries more partitions and more re-ranking, on --tune-nq queries" \
 	test "$(echo "$OUT" | jq -c '[.index_tuned.ladder[1:][] | .queries] | unique')" = '[20]'
+check "queries lists the weak defaults, the tuned setting, exact" \
+	test "$(echo "$OUT" | jq -c '[.queries[] | .setting == "exact" or (.setting | startswith("defaults (nprobes 1, refine 1)")) or .recall_at_10 >= 0.95]')" = '[true,true,true]'
 check "the ladder reaches recall 0.95, measured on all queries" \
 	test "$(echo "$OUT" | jq '.index_tuned | .reached and .recall >= 0.95 and .queries == 40 and (.setting | startswith("nprobes ")) and (.ladder | length) > 2')" = true
 check "the tuned setting is the first that reached it" \
