@@ -297,6 +297,8 @@ void tv_table_close(tv_table *t)
 	tv_table__index_free(t);
 	tv_table__ids_free(t);
 	free(t->rowbuf);
+	for (int c = 0; c < TV_COL_VEC; c++)
+		tv_strcol_free(&t->rowstr[c]);
 	free(t->dir);
 	free(t);
 }
@@ -372,23 +374,14 @@ void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v)
 	}
 }
 
-int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err)
-{
-	int rc;
-	for (int c = 0; c < TV_COL_VEC; c++)
-		if ((rc = tv_table__strings(t, f, c, err)))
-			return rc;
-	return 0;
-}
-
 /* Loads the string columns filter reads, and no other: a count or delete
  * on `path` need not copy a fragment's texts. */
-static int filter_cols(tv_table *t, tv_frag *f, const tv_filter *filter, tv_err *err)
+int tv_table__filter_cols(tv_table *t, tv_frag *f, const tv_filter *filter, tv_err *err)
 {
 	static const struct { unsigned bit; int col; } cols[] = {
 		{TV_FILTER_COL_ID, TV_COL_ID}, {TV_FILTER_COL_TEXT, TV_COL_TEXT},
 		{TV_FILTER_COL_PATH, TV_COL_PATH}, {TV_FILTER_COL_META, TV_COL_META}};
-	unsigned m = tv_filter_columns(filter);
+	unsigned m = filter ? tv_filter_columns(filter) : 0;
 	int rc;
 	for (size_t i = 0; i < TV_ARRAY_LEN(cols); i++)
 		if ((m & cols[i].bit) && (rc = tv_table__strings(t, f, cols[i].col, err)))
@@ -430,7 +423,7 @@ static int search_selected(tv_table *t, size_t fi, const float *q, tv_metric met
 	tv_eqidx *x;
 	tv_datafile *df;
 	int rc;
-	if ((rc = filter_cols(t, f, filter, err)))
+	if ((rc = tv_table__filter_cols(t, f, filter, err)))
 		return rc;
 	if ((rc = tv_eqidx_get(f, eq, &x)))
 		return TV_ENOMEM_SET(err, "filter index");
@@ -479,7 +472,7 @@ int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv
 		return rc < 0 ? rc : 0;
 	if ((rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)))
 		return rc;
-	if (filter && (rc = filter_cols(t, f, filter, err)))
+	if (filter && (rc = tv_table__filter_cols(t, f, filter, err)))
 		return rc;
 	/* The first cosine search of a fragment gets each row's norm in the same
 	 * pass as its dot product and keeps 1/|v| (fragments are immutable);
@@ -568,7 +561,7 @@ int tv_table__filter_sample(tv_table *t, const tv_filter *filter, uint64_t *seen
 		r = pos - base;
 		if (tv_table__is_deleted(&t->frags[fi], r))
 			continue;
-		if ((rc = filter_cols(t, &t->frags[fi], filter, err)))
+		if ((rc = tv_table__filter_cols(t, &t->frags[fi], filter, err)))
 			return rc;
 		tv_table__view(&t->frags[fi], r, &rv);
 		(*seen)++;
@@ -639,6 +632,34 @@ int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
 	return rc;
 }
 
+/* The view of row off: from the fragment's string columns where a filter
+ * or an earlier scan loaded them; the others are read for this row only
+ * (into t->rowstr, kept until the next row), so returning k results does
+ * not copy whole text columns (at 200,000 rows of 2 KB texts, a fresh
+ * process's first query took 1.2 s and 475 MB doing that). */
+static int row_view(tv_table *t, tv_frag *f, uint64_t off, tv_row_view *v, tv_err *err)
+{
+	const char **ptr[TV_COL_VEC] = {&v->id, &v->text, &v->path, &v->metadata};
+	size_t *len[TV_COL_VEC] = {&v->id_len, &v->text_len, &v->path_len, &v->metadata_len};
+	tv_table__view(f, off, v);
+	for (int c = 0; c < TV_COL_VEC; c++) {
+		tv_datafile *df;
+		tv_strcol *s = &t->rowstr[c];
+		int rc;
+		if (f->loaded[c] || f->file[c] < 0)
+			continue;
+		tv_strcol_free(s);
+		if ((rc = tv_table__datafile(t, f, f->file[c], &df, err)) ||
+		    (rc = tv_datafile_read_strings(df, f->col[c], off, 1, s, err)))
+			return rc;
+		if (!s->valid || s->valid[0]) {
+			*ptr[c] = s->data + s->offsets[0];
+			*len[c] = (size_t)(s->offsets[1] - s->offsets[0]);
+		}
+	}
+	return 0;
+}
+
 int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 {
 	size_t fi = (size_t)(addr >> 32);
@@ -650,7 +671,8 @@ int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 	if (fi >= t->nfrags || off >= t->frags[fi].rows)
 		return tv_err_set(err, TV_EINVAL, "row address out of range");
 	f = &t->frags[fi];
-	if ((rc = tv_table__filter_cols(t, f, err)) || (rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)) ||
+	if ((rc = row_view(t, f, off, &row->v, err)) ||
+	    (rc = tv_table__datafile(t, f, f->file[TV_COL_VEC], &df, err)) ||
 	    (rc = tv_datafile_read_vectors(df, f->col[TV_COL_VEC], off, 1, t->dim, &row->vector, &own,
 	                                   NULL, err)))
 		return rc;
@@ -666,7 +688,6 @@ int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err)
 		t->rowbuf = b;
 		row->vector = b;
 	}
-	tv_table__view(f, off, &row->v);
 	row->addr = addr;
 	return 0;
 }
@@ -743,7 +764,7 @@ static int scan_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t *
 	tv_frag *f = &t->frags[fi];
 	tv_filter_eq eq;
 	int rc;
-	if (filter && (rc = filter_cols(t, f, filter, err)))
+	if (filter && (rc = tv_table__filter_cols(t, f, filter, err)))
 		return rc;
 	if (filter && tv_filter_equality(filter, &eq)) {
 		uint32_t *rows;
@@ -785,7 +806,7 @@ static int count_frag(tv_table *t, size_t fi, const tv_filter *filter, uint64_t 
 	tv_frag *f = &t->frags[fi];
 	tv_filter_eq eq;
 	int rc;
-	if ((rc = filter_cols(t, f, filter, err)))
+	if ((rc = tv_table__filter_cols(t, f, filter, err)))
 		return rc;
 	if (tv_filter_equality(filter, &eq)) {
 		uint32_t *rows;

@@ -70,6 +70,7 @@ struct tv_table {
 	size_t nseen;
 	unsigned probe_scans;  /* small upserts answered by a scan instead (commit.c) */
 	float *rowbuf; /* one vector, for rows of unmapped files */
+	tv_strcol rowstr[TV_COL_VEC]; /* one row's strings of columns not loaded */
 	/* Our IVF_PQ index (vindex.c): the one chosen for this version, or
 	 * NULL; ix_version is the version it was chosen for (0 = not yet). A
 	 * damaged index file is remembered in ix_err and reported by searches
@@ -101,7 +102,8 @@ void tv_table__ids_free(tv_table *t);
 bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
 int tv_table__datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err);
 void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v);
-int tv_table__filter_cols(tv_table *t, tv_frag *f, tv_err *err);
+/* Loads the string columns filter reads (NULL: none), and no other. */
+int tv_table__filter_cols(tv_table *t, tv_frag *f, const tv_filter *filter, tv_err *err);
 /* Rows of a selectivity sample (about 1,024, one per stratum, deleted
  * rows skipped) and how many of them pass filter. */
 int tv_table__filter_sample(tv_table *t, const tv_filter *filter, uint64_t *seen,

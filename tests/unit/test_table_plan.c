@@ -1,7 +1,9 @@
-/* The search planner's selectivity sample (table/table.c): a filter kept
- * by a few percent of the rows is searched exactly, any other through the
- * index, so the sample must not alias with periodic data nor count
- * deleted rows. */
+/* What a search reads (table/table.c). The planner's selectivity sample:
+ * a filter kept by a few percent of the rows is searched exactly, any
+ * other through the index, so the sample must not alias with periodic
+ * data nor count deleted rows. Results: a row's strings are read for that
+ * row, and a filter loads only the columns it names, so a query never
+ * copies a whole text column. */
 #include "io/io.h"
 #include "query/filter.h"
 #include "table/table_int.h"
@@ -104,9 +106,70 @@ static void test_deleted_rows_are_not_sampled(void)
 	CHECK_MSG(seen >= 400 && seen <= 1100, "%lu rows sampled", (unsigned long)seen);
 }
 
+static void test_results_read_their_rows_and_filters_their_columns(void)
+{
+	tv_store *s;
+	tv_io *io = NULL;
+	tv_table *t = NULL;
+	tv_filter *f = NULL;
+	tv_err err = {0};
+	float q[DIM] = {0};
+	uint64_t *addrs = NULL;
+	float *dists = NULL;
+	size_t n = 0;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("plan"));
+	REQUIRE((s = open_db()));
+	REQUIRE(fill(s) == 0);
+	tv_store_close(s);
+	REQUIRE(tv_io_local_open(&io, root, &err) == 0);
+	REQUIRE(tv_table_open(&t, io, "c.lance", 0, &err) == 0);
+	q[0] = 1.0f;
+	REQUIRE(tv_table_search(t, q, TV_METRIC_COSINE, 5, NULL, NULL, &addrs, &dists, &n, &err) == 0);
+	CHECK(n == 5);
+	for (size_t i = 0; i < n; i++) {
+		tv_table_row r;
+		long row;
+		REQUIRE(tv_table_row_at(t, addrs[i], &r, &err) == 0);
+		/* the row's own strings: id "r<i>", no path, its metadata */
+		CHECK(r.v.id_len > 1 && r.v.id[0] == 'r');
+		row = strtol(r.v.id + 1, NULL, 10);
+		{
+			char want[48];
+			snprintf(want, sizeof want, "{\"half\": %ld, \"tag\": \"t%ld\"}", row % 2, row % 100);
+			CHECK_MSG(r.v.metadata_len == strlen(want) && !memcmp(r.v.metadata, want, strlen(want)),
+			          "row %ld: %.*s", row, (int)r.v.metadata_len, r.v.metadata);
+		}
+		CHECK(r.v.path == NULL && r.v.text_len == 0);
+	}
+	for (size_t fi = 0; fi < t->nfrags; fi++)
+		for (int c = 0; c < TV_COL_VEC; c++)
+			CHECK_MSG(!t->frags[fi].loaded[c], "fragment %zu column %d loaded whole", fi, c);
+	free(addrs);
+	free(dists);
+	/* a metadata filter loads the metadata column, and only it */
+	REQUIRE(tv_filter_parse_sql(&f, "metadata.half = 1", &err) == 0);
+	REQUIRE(tv_table_search(t, q, TV_METRIC_COSINE, 5, f, NULL, &addrs, &dists, &n, &err) == 0);
+	CHECK(n == 5);
+	for (size_t fi = 0; fi < t->nfrags; fi++) {
+		CHECK(!t->frags[fi].loaded[TV_COL_ID] && !t->frags[fi].loaded[TV_COL_TEXT]);
+		CHECK(!t->frags[fi].loaded[TV_COL_PATH]);
+	}
+	for (size_t i = 0; i < n; i++) {
+		tv_table_row r;
+		REQUIRE(tv_table_row_at(t, addrs[i], &r, &err) == 0);
+		CHECK(strtol(r.v.id + 1, NULL, 10) % 2 == 1);
+	}
+	free(addrs);
+	free(dists);
+	tv_filter_free(f);
+	tv_table_close(t);
+	tv_io_free(io);
+}
+
 int main(void)
 {
 	TV_RUN(test_periodic_values_are_sampled_at_their_share);
 	TV_RUN(test_deleted_rows_are_not_sampled);
+	TV_RUN(test_results_read_their_rows_and_filters_their_columns);
 	TV_TEST_END();
 }
