@@ -297,8 +297,11 @@ static int ldb_scan(tv_store *st, const char *coll, const tv_filter *filter, siz
 	int rc;
 	if ((rc = get_table(s, coll, &t)) || !t)
 		return rc;
-	if ((rc = tv_table_scan(t, filter, limit, &addrs, &n, &st->err)))
+	if ((rc = tv_table_scan(t, filter, limit, &addrs, &n, &st->err)) ||
+	    (rc = tv_table_rows_prepare(t, addrs, n, &st->err))) {
+		free(addrs);
 		return rc;
+	}
 	out->dim = tv_table_dim(t);
 	if (n && !(out->items = calloc(n, sizeof *out->items)))
 		rc = TV_ENOMEM_SET(&st->err, "results");

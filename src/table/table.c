@@ -859,6 +859,23 @@ int tv_table_scan(tv_table *t, const tv_filter *filter, size_t limit, uint64_t *
 	return 0;
 }
 
+int tv_table_rows_prepare(tv_table *t, const uint64_t *addrs, size_t n, tv_err *err)
+{
+	size_t *hits = calloc(t->nfrags ? t->nfrags : 1, sizeof *hits);
+	int rc = 0;
+	if (!hits)
+		return TV_ENOMEM_SET(err, "rows");
+	for (size_t i = 0; i < n; i++)
+		if ((addrs[i] >> 32) < t->nfrags)
+			hits[addrs[i] >> 32]++;
+	for (size_t fi = 0; fi < t->nfrags && !rc; fi++)
+		if (hits[fi] && hits[fi] * 16 >= t->frags[fi].rows)
+			for (int c = 0; c < TV_COL_VEC && !rc; c++)
+				rc = tv_table__strings(t, &t->frags[fi], c, err);
+	free(hits);
+	return rc;
+}
+
 int tv_table_versions(tv_io *io, const char *dir, uint64_t **v, size_t *n, tv_err *err)
 {
 	tv_naming naming;

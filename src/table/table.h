@@ -85,8 +85,13 @@ enum { TV_INDEX_NONE, TV_INDEX_BUILT, TV_INDEX_FOLDED };
  * may be NULL (defaults). *did (may be NULL) receives TV_INDEX_*. */
 int tv_table_index_update(tv_table *t, tv_metric metric, const tv_ivfpq_params *params,
                           int mode, int *did, tv_err *err);
-/* The row at addr (from a search or scan). */
+/* The row at addr (from a search or scan). Its strings come from columns
+ * already loaded, else are read for this row alone. */
 int tv_table_row_at(tv_table *t, uint64_t addr, tv_table_row *row, tv_err *err);
+/* Before reading many rows: loads the string columns of the fragments
+ * holding at least 1/16 of their rows among addrs (one read of a column
+ * beats that many single-row reads). */
+int tv_table_rows_prepare(tv_table *t, const uint64_t *addrs, size_t n, tv_err *err);
 /* Live rows passing filter (NULL = all), through the fragments' equality
  * indexes as a scan would. */
 int tv_table_count(tv_table *t, const tv_filter *filter, uint64_t *out, tv_err *err);
