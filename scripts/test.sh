@@ -4,7 +4,9 @@
 #      emulators) tests;
 #   2. clang build with AddressSanitizer + UndefinedBehaviorSanitizer: the
 #      same suite;
-#   3. the libFuzzer targets for a bounded time (TV_FUZZ_SECONDS, default 20).
+#   3. the libFuzzer targets for a bounded time (TV_FUZZ_SECONDS, default 20);
+#   4. a gcc -O3 build (CMAKE_BUILD_TYPE=Release), compiled only: -O3 finds
+#      -Werror warnings (maybe-uninitialized) that -O2 does not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh --npm
@@ -24,5 +26,7 @@ if [ -f tests/fuzz/run.sh ]; then
 	echo "== fuzzing"
 	bash tests/fuzz/run.sh "${TV_FUZZ_SECONDS:-20}"
 fi
+echo "== build (gcc -O3, Release: compile only)"
+CC=gcc bash scripts/build.sh build-release -DCMAKE_BUILD_TYPE=Release
 # The summary CI reads: every test of both runs passed.
 echo "all test runs passed"

@@ -290,7 +290,7 @@ static void http_free(tv_embedder *base)
 static int configure(tv_http_emb *e, const json_t *settings, tv_err *err)
 {
 	const tv_http_proto *p = e->p;
-	const char *base, *model, *key = NULL;
+	const char *base = NULL, *model = NULL, *key = NULL;
 	long batch, timeout;
 	int rc;
 	if ((rc = str_setting(settings, p->base_key, p->base_env, p->base_default, &base, err)) ||
