@@ -176,10 +176,11 @@ static bool accept(void *vc, uint64_t addr)
 	return true;
 }
 
-/* Whether an equality filter selects few enough rows (<= 2%) that an
- * exact search of just those rows beats probing the index (which probes
- * 1/f as many partitions for a filter keeping a fraction f: at 1M x 128,
- * 1% exact took 7 ms, 10% exact 50 ms against 2 ms through the index). */
+/* Whether an equality filter selects few enough rows (<= 2%, or at most
+ * TV_FILTER_EXACT_ROWS) that an exact search of just those rows beats probing the
+ * index (which probes 1/f as many partitions for a filter keeping a
+ * fraction f: at 1M x 128, 1% exact took 7 ms, 10% exact 50 ms against
+ * 2 ms through the index). */
 static int few_rows(tv_table *t, const tv_filter *filter, const tv_filter_eq *eq, bool *few,
                     tv_err *err)
 {
@@ -198,7 +199,7 @@ static int few_rows(tv_table *t, const tv_filter *filter, const tv_filter_eq *eq
 			return 0;
 		total += tv_eqidx_rows(x, eq, lists, counts);
 	}
-	*few = total * 50 <= t->live;
+	*few = total * 50 <= t->live || total <= TV_FILTER_EXACT_ROWS;
 	return 0;
 }
 

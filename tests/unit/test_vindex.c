@@ -162,9 +162,33 @@ static void test_default_queries_reach_high_recall_on_clustered_data(void)
 	CHECK_EQ_INT(stat_of(s, "indexed_rows"), 8000);
 	r = recall(s, 100, NULL);
 	CHECK_MSG(r >= 0.95, "recall@10 %.3f < 0.95", r);
-	/* a filter keeping half the rows goes through the index too */
+	/* a filter in a table this small is searched exactly */
 	r = recall(s, 50, "metadata.half = 1");
+	CHECK_MSG(r == 1.0, "filtered recall@10 %.3f < 1", r);
+	tv_store_close(s);
+}
+
+/* Above 2 x 16,384 rows, a filter keeping half the rows (and an equality
+ * selecting more than 16,384) goes through the index, applied to its
+ * candidates with the probes widened. */
+static void test_wide_filters_in_a_big_table_go_through_the_index(void)
+{
+	tv_store *s;
+	double r;
+	fresh("vix");
+	REQUIRE((s = open_db()));
+	for (long i = 0; i < 40000; i += 10000)
+		REQUIRE(add(s, i, 10000) == 0);
+	CHECK_EQ_INT(tv_store_optimize(s, "c"), 0);
+	CHECK_EQ_INT(stat_of(s, "indexed_rows"), 40000);
+	r = recall(s, 40, "metadata.half = 1");
 	CHECK_MSG(r >= 0.95, "filtered recall@10 %.3f < 0.95", r);
+	r = recall(s, 40, "path IN ('p0.md', 'p1.md', 'p2.md', 'p3.md', 'p4.md', 'p5.md', "
+	                  "'p6.md', 'p7.md', 'p8.md', 'p9.md')");
+	CHECK_MSG(r >= 0.95, "equality-filtered recall@10 %.3f < 0.95", r);
+	/* an equality selecting 4,000 rows (10%, under 16,384) is exact */
+	r = recall(s, 40, "path IN ('p0.md', 'p1.md')");
+	CHECK_MSG(r == 1.0, "selected-rows recall@10 %.3f < 1", r);
 	tv_store_close(s);
 }
 
@@ -466,6 +490,7 @@ int main(void)
 	TV_RUN(test_a_damaged_index_is_reported_and_a_rebuild_repairs_it);
 	TV_RUN(test_the_index_follows_growth_and_old_versions_still_search);
 	TV_RUN(test_selective_filters_are_exact);
+	TV_RUN(test_wide_filters_in_a_big_table_go_through_the_index);
 	TV_RUN(test_data_without_clusters_gets_an_exact_index);
 	TV_TEST_END();
 }
