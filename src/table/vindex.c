@@ -188,8 +188,8 @@ static int few_rows(tv_table *t, const tv_filter *filter, const tv_filter_eq *eq
 	size_t counts[TV_FILTER_EQ_MAX];
 	uint64_t total = 0;
 	int rc;
-	*few = false;
-	for (size_t i = 0; i < t->nfrags; i++) {
+	*few = t->live <= 2 * TV_FILTER_EXACT_ROWS; /* any filter in a small table */
+	for (size_t i = 0; i < t->nfrags && !*few; i++) {
 		tv_eqidx *x;
 		if ((rc = tv_table__filter_cols(t, &t->frags[i], filter, err)))
 			return rc;
@@ -199,7 +199,7 @@ static int few_rows(tv_table *t, const tv_filter *filter, const tv_filter_eq *eq
 			return 0;
 		total += tv_eqidx_rows(x, eq, lists, counts);
 	}
-	*few = total * 50 <= t->live || total <= TV_FILTER_EXACT_ROWS;
+	*few = *few || total * 50 <= t->live || total <= TV_FILTER_EXACT_ROWS;
 	return 0;
 }
 
