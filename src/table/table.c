@@ -599,10 +599,10 @@ int tv_table_search(tv_table *t, const float *q, tv_metric metric, size_t k,
 		o = &automatic;
 	/* prefilter planning: an equality filter is sized by its equality
 	 * indexes (vindex.c); any other is searched exactly in a table of up
-	 * to 2 x TV_FILTER_EXACT_ROWS rows, else estimated here, and one
+	 * to TV_FILTER_EXACT_TABLE rows, else estimated here, and one
 	 * keeping a few percent of the rows or less is searched exactly */
 	if (filter && !o->exact && t->live >= TV_INDEX_MIN_ROWS && !tv_filter_equality(filter, &eq)) {
-		if (t->live <= 2 * TV_FILTER_EXACT_ROWS)
+		if (t->live <= TV_FILTER_EXACT_TABLE)
 			few = true; /* a scan of the whole table is cheap: exact */
 		else if ((rc = selective(t, filter, &few, err)))
 			return rc;

@@ -15,14 +15,15 @@
  * metadata key, built on the first selective equality filter on it. */
 /* A table gets its vector index at this many live rows; below, search is exact. */
 #define TV_INDEX_MIN_ROWS 256
-/* A filtered search is exact when an equality filter selects at most this
- * many rows (visiting 10,000 selected rows of 384 dimensions takes about
- * 1.4 ms, no more than the index probing 1/f as many partitions), and for
- * any filter in a table of at most twice as many rows (a scan of 32,768
- * rows of 384 dimensions takes about 1 ms). Through the index, a filter
- * that leaves few rows near the query loses recall: at 20,000 rows, 10%
- * filters reached 0.65 and 50% filters 0.92 with the default probes. */
-#define TV_FILTER_EXACT_ROWS 16384
+/* A filtered search is exact when an equality filter selects at most
+ * TV_FILTER_EXACT_ROWS rows (visiting them costs about what probing the
+ * index would), and for any filter in a table of at most
+ * TV_FILTER_EXACT_TABLE rows (a scan of 32,768 rows of 384 dimensions
+ * takes about 1 ms). Through the index, a filter that leaves few rows near
+ * the query loses recall: at 20,000 rows, 10% filters reached 0.65 and 50%
+ * filters 0.92 with the default probes; at 100,000, 0.96-1.0. */
+#define TV_FILTER_EXACT_ROWS 8192
+#define TV_FILTER_EXACT_TABLE 32768
 
 typedef struct tv_eqidx {
 	int column;        /* tv_filter_eq column */

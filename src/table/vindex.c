@@ -188,7 +188,7 @@ static int few_rows(tv_table *t, const tv_filter *filter, const tv_filter_eq *eq
 	size_t counts[TV_FILTER_EQ_MAX];
 	uint64_t total = 0;
 	int rc;
-	*few = t->live <= 2 * TV_FILTER_EXACT_ROWS; /* any filter in a small table */
+	*few = t->live <= TV_FILTER_EXACT_TABLE; /* any filter in a small table */
 	for (size_t i = 0; i < t->nfrags && !*few; i++) {
 		tv_eqidx *x;
 		if ((rc = tv_table__filter_cols(t, &t->frags[i], filter, err)))

@@ -168,8 +168,8 @@ static void test_default_queries_reach_high_recall_on_clustered_data(void)
 	tv_store_close(s);
 }
 
-/* Above 2 x 16,384 rows, a filter keeping half the rows (and an equality
- * selecting more than 16,384) goes through the index, applied to its
+/* Above 32,768 rows, a filter keeping half the rows (and an equality
+ * selecting more than 8,192) goes through the index, applied to its
  * candidates with the probes widened. */
 static void test_wide_filters_in_a_big_table_go_through_the_index(void)
 {
@@ -186,7 +186,7 @@ static void test_wide_filters_in_a_big_table_go_through_the_index(void)
 	r = recall(s, 40, "path IN ('p0.md', 'p1.md', 'p2.md', 'p3.md', 'p4.md', 'p5.md', "
 	                  "'p6.md', 'p7.md', 'p8.md', 'p9.md')");
 	CHECK_MSG(r >= 0.95, "equality-filtered recall@10 %.3f < 0.95", r);
-	/* an equality selecting 4,000 rows (10%, under 16,384) is exact */
+	/* an equality selecting 4,000 rows (10%, at most 8,192) is exact */
 	r = recall(s, 40, "path IN ('p0.md', 'p1.md')");
 	CHECK_MSG(r == 1.0, "selected-rows recall@10 %.3f < 1", r);
 	tv_store_close(s);
