@@ -203,6 +203,11 @@ typedef struct assign_job {
 	float *cbt; /* small path: transposed centroids (d x 256), k <= 256 */
 	size_t n, nb; /* BLAS path: points, and points per block */
 	bool nomem;
+	/* bf16 path: packed centroids, their norms padded with +inf / 0 to
+	 * TV_BF16_PAD(k), and the rounding bound (see assign_bf16) */
+	const uint32_t *cp;
+	const float *cnp, *cnorm;
+	float kappa;
 } assign_job;
 
 /* Small path (k <= 256, d <= 32): the PQ trainer's case. */
@@ -328,6 +333,108 @@ static void assign_blas(void *ctx, size_t b, size_t e)
 }
 #endif
 
+#if defined(__x86_64__)
+static bool bf16_allowed = true;
+
+void tv_kmeans_set_bf16(bool on) { bf16_allowed = on; }
+
+/* The exact (float32) winner among a row's candidates, or over all k
+ * centroids when there are none (a NaN or infinite row). */
+static uint32_t recheck(const assign_job *j, const float *xi, const uint32_t *cand, size_t nc,
+                        float *best_out)
+{
+	const tv_kernels *kk = tv_vec_kernels();
+	uint32_t b = 0;
+	float best = INFINITY;
+	for (size_t t = 0; t < (nc ? nc : j->k); t++) {
+		uint32_t c = nc ? cand[t] : (uint32_t)t;
+		float v = j->cn[c] - 2.0f * kk->dot(xi, j->c + (size_t)c * j->d, j->d);
+		if (v < best || (!nc && t == 0)) {
+			best = v;
+			b = c;
+		}
+	}
+	*best_out = best;
+	return b;
+}
+
+/* Rows in blocks of TV_BF16_ROWS [b, e): bf16 scores s'_j = |c_j|^2 -
+ * 2 <x, c_j>' for every centroid, then the exact score of each centroid
+ * the rounding could have put out of order. With x and c_j rounded to 8
+ * significant bits and the products summed in float32, |s'_j - s_j| <=
+ * E_j = kappa |x| |c_j| (kappa from tv_kmeans_assign; a few more ulps for
+ * the subtraction are in it). The true nearest centroid j* has s'_j* -
+ * E_j* <= s_j* <= s_i <= s'_i + E_i for every i, so it is among the
+ * candidates {j : s'_j - E_j <= min_i (s'_i + E_i)}: usually one or two,
+ * scored again in float32. The result is the float32 argmin, as the other
+ * paths compute it. */
+static void assign_bf16(void *ctx, size_t b, size_t e)
+{
+	assign_job *j = ctx;
+	size_t kp = TV_BF16_PAD(j->k), dp = (j->d + 1) / 2;
+	const tv_kernels *kk = tv_vec_kernels();
+	uint32_t *xb = tv_mallocarray(TV_BF16_ROWS * dp, sizeof *xb);
+	uint32_t *cand = tv_mallocarray(kp, sizeof *cand);
+	float *g = tv_mallocarray(TV_BF16_ROWS * kp, sizeof *g);
+	if (!xb || !cand || !g) {
+		j->nomem = true;
+		goto done;
+	}
+	for (size_t blk = b; blk < e; blk++) {
+		size_t at = blk * TV_BF16_ROWS, nr = TV_MIN(TV_BF16_ROWS, j->n - at);
+		tv_bf16_pack_rows(j->x + at * j->d, nr, j->d, xb);
+		tv_bf16_dots(xb, j->cp, j->k, j->d, g);
+		for (size_t r = 0; r < nr; r++) {
+			const float *xi = j->x + (at + r) * j->d, *gr = g + r * kp;
+			float xx = kk->dot(xi, xi, j->d), best;
+			size_t nc = tv_bf16_candidates(gr, j->cnp, j->cnorm, j->k,
+			                               j->kappa * sqrtf(xx), cand);
+			j->assign[at + r] = recheck(j, xi, cand, nc, &best);
+			if (j->dist)
+				j->dist[at + r] = fmaxf(0.0f, best + xx);
+		}
+	}
+done:
+	free(xb);
+	free(cand);
+	free(g);
+}
+
+static int assign_with_bf16(assign_job *j)
+{
+	size_t kp = TV_BF16_PAD(j->k), dp = (j->d + 1) / 2;
+	uint32_t *cp = tv_mallocarray(tv_bf16_cols_words(j->k, j->d), sizeof *cp);
+	float *cnp = tv_mallocarray(kp, sizeof *cnp), *cnorm = tv_mallocarray(kp, sizeof *cnorm);
+	/* rounding x and c to bf16 (unit roundoff u = 2^-8) moves each product
+	 * by at most (2u + u^2) of it; float32 sums of dp pairs add dp 2^-24 of
+	 * the sum of |products|, which is <= |x| |c| (Cauchy-Schwarz): twice
+	 * that for -2 <x, c>, and 2^-21 more for forming the score; 1% slack
+	 * for the norms' own rounding */
+	double u = 1.0 / 256, rel = (2 * u + u * u) * (1 + dp * 0x1p-24) + dp * 0x1p-24;
+	int rc = TV_ENOMEM;
+	if (!cp || !cnp || !cnorm)
+		goto done;
+	tv_bf16_pack_cols(j->c, j->k, j->d, cp);
+	for (size_t t = 0; t < kp; t++) {
+		cnp[t] = t < j->k ? j->cn[t] : INFINITY;
+		cnorm[t] = t < j->k ? sqrtf(j->cn[t]) * 1.01f : 0.0f;
+	}
+	j->cp = cp;
+	j->cnp = cnp;
+	j->cnorm = cnorm;
+	j->kappa = (float)((2 * rel + 0x1p-21) * 1.01);
+	tv_parallel_for((j->n + TV_BF16_ROWS - 1) / TV_BF16_ROWS, 16, assign_bf16, j);
+	rc = j->nomem ? TV_ENOMEM : 0;
+done:
+	free(cp);
+	free(cnp);
+	free(cnorm);
+	return rc;
+}
+#else
+void tv_kmeans_set_bf16(bool on) { (void)on; }
+#endif
+
 static void assign_kernels(void *ctx, size_t b, size_t e)
 {
 	assign_job *j = ctx;
@@ -358,7 +465,7 @@ static void assign_kernels(void *ctx, size_t b, size_t e)
 int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
                      uint32_t *assign, float *dist)
 {
-	assign_job j = {x, c, NULL, d, k, assign, dist, NULL, n, 0, false};
+	assign_job j = {x, c, NULL, d, k, assign, dist, NULL, n, 0, false, NULL, NULL, NULL, 0};
 	float *cn = tv_mallocarray(k, sizeof *cn);
 	if (!cn)
 		return TV_ENOMEM;
@@ -383,6 +490,15 @@ int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t 
 		free(cn);
 		return 0;
 	}
+#if defined(__x86_64__)
+	/* from 16 centroids: below that the candidates' re-check is most of
+	 * the work */
+	if (bf16_allowed && k >= 16 && tv_bf16_supported()) {
+		int rc = assign_with_bf16(&j);
+		free(cn);
+		return rc;
+	}
+#endif
 #if TV_HAVE_BLAS
 	pthread_once(&blas_once, blas_load);
 	if (blas_sgemm) {
@@ -416,17 +532,32 @@ void tv_kmeans_dots(const float *a, size_t na, const float *b, size_t nb, size_t
 typedef struct seed_job {
 	const float *xs, *c;
 	size_t d;
-	float *mind, *tmp;
+	float *mind;     /* squared distance to the nearest centre so far */
+	uint32_t *near;  /* ... and its number */
+	const float *dcc; /* squared distances from the new centre to each centre */
+	uint32_t j;      /* the new centre's number */
 } seed_job;
 
-/* mind[i] = min(mind[i], |xs_i - c|^2) over [lo, hi) */
+/* mind[i] = min(mind[i], |xs_i - c|^2) over [lo, hi), skipping the points
+ * the new centre c cannot be nearer to: when |c - c_near|^2 >= 4 mind,
+ * |x - c| >= |c - c_near| - |x - c_near| >= |x - c_near| (the triangle
+ * inequality). On clustered data most points are skipped once the first
+ * centres are down, so seeding costs a few percent of what checking every
+ * point did. */
 static void seed_range(void *ctx, size_t lo, size_t hi)
 {
 	seed_job *j = ctx;
-	tv_vec_kernels()->l2sq_batch(j->c, j->xs + lo * j->d, hi - lo, j->d, j->tmp + lo);
-	for (size_t i = lo; i < hi; i++)
-		if (j->tmp[i] < j->mind[i])
-			j->mind[i] = j->tmp[i];
+	const tv_kernels *kk = tv_vec_kernels();
+	for (size_t i = lo; i < hi; i++) {
+		float v;
+		if (j->dcc[j->near[i]] >= 4.0f * j->mind[i])
+			continue;
+		v = kk->l2sq(j->c, j->xs + i * j->d, j->d);
+		if (v < j->mind[i]) {
+			j->mind[i] = v;
+			j->near[i] = j->j;
+		}
+	}
 }
 
 /* k-means++ seeding (D^2 sampling) on at most 16k + 1024 of the points
@@ -435,13 +566,14 @@ static void seed_range(void *ctx, size_t lo, size_t hi)
 static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t *seed, float *c)
 {
 	size_t ns = TV_MIN(n, 16 * k + 1024);
-	float *mind = tv_mallocarray(ns, sizeof *mind), *tmp = tv_mallocarray(ns, sizeof *tmp);
+	float *mind = tv_mallocarray(ns, sizeof *mind), *dcc = tv_mallocarray(k, sizeof *dcc);
+	uint32_t *near = calloc(ns, sizeof *near);
 	const tv_kernels *kk = tv_vec_kernels();
 	const float *xs = x;
 	float *own = NULL;
 	seed_job sj = {0};
 	int rc = TV_ENOMEM;
-	if (!mind || !tmp)
+	if (!mind || !dcc || !near)
 		goto done;
 	if (ns < n) { /* a strided subsample from a random start */
 		size_t off = (size_t)(next_rand(seed) % n);
@@ -456,7 +588,8 @@ static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t 
 	sj.xs = xs;
 	sj.d = d;
 	sj.mind = mind;
-	sj.tmp = tmp;
+	sj.near = near;
+	sj.dcc = dcc;
 	for (size_t j = 1; j < k; j++) {
 		double total = 0, r;
 		size_t at = ns - 1;
@@ -473,14 +606,17 @@ static int seed_plusplus(const float *x, size_t n, size_t d, size_t k, uint64_t 
 		if (total <= 0) /* every point is a centre already: repeat them */
 			at = j % ns;
 		memcpy(c + j * d, xs + at * d, d * sizeof *c);
+		kk->l2sq_batch(c + j * d, c, j, d, dcc);
 		sj.c = c + j * d;
-		tv_parallel_for(ns, 4096, seed_range, &sj);
+		sj.j = (uint32_t)j;
+		seed_range(&sj, 0, ns); /* mostly skips: threads would cost more */
 	}
 	rc = 0;
 done:
 	free(own);
 	free(mind);
-	free(tmp);
+	free(dcc);
+	free(near);
 	return rc;
 }
 

@@ -31,6 +31,11 @@ int tv_kmeans_more(const float *x, size_t n, size_t d, size_t k, unsigned iters,
 int tv_kmeans_assign(const float *x, size_t n, size_t d, const float *c, size_t k,
                      uint32_t *assign, float *dist);
 
+/* Whether tv_kmeans_assign may use bf16 dot products where the CPU has
+ * them (default on; the result is the same float32 argmin either way).
+ * For tests and measurements; not thread-safe. */
+void tv_kmeans_set_bf16(bool on);
+
 /* out[i * nb + j] = <a_i, b_j> for na rows a and nb rows b of d floats;
  * one thread (BLAS sgemm when available, else the SIMD kernels). */
 void tv_kmeans_dots(const float *a, size_t na, const float *b, size_t nb, size_t d, float *out);

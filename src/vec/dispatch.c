@@ -58,6 +58,23 @@ const tv_kernels *tv_vec_kernels(void)
 	return chosen;
 }
 
+static bool bf16_ok;
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+
+static void bf16_choose(void)
+{
+#if defined(__x86_64__) || defined(_M_X64)
+	__builtin_cpu_init();
+	bf16_ok = __builtin_cpu_supports("avx512bf16") && tv_vec_kernels() == &tv_kernels_avx512;
+#endif
+}
+
+bool tv_bf16_supported(void)
+{
+	pthread_once(&bf16_once, bf16_choose);
+	return bf16_ok;
+}
+
 const char *tv_simd_name(void) { return tv_vec_kernels()->name; }
 
 float tv_vec_norm(const float *x, size_t d)

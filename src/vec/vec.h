@@ -13,6 +13,7 @@
 #ifndef TV_VEC_H
 #define TV_VEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,33 @@ float tv_vec_norm(const float *x, size_t d);
 void tv_vec_distances(tv_metric metric, const float *q, float q_inv_norm,
                       const float *base, const float *inv_norms, size_t n,
                       size_t d, float *out);
+
+/* bf16 dot products (AVX512_BF16, src/vec/kernels_avx512bf16.c) for the
+ * nearest-centroid search of index training and encoding, which re-checks
+ * in float32 what bf16 rounding could misorder (index/kmeans.c). Rows go
+ * TV_BF16_ROWS at a time against centroids padded to TV_BF16_PAD(k); a
+ * bf16 pair (dimensions 2p, 2p+1, the odd last one padded with 0) is one
+ * uint32. Call the others only when tv_bf16_supported(). */
+#define TV_BF16_ROWS 8
+#define TV_BF16_PAD(k) (((k) + 31) / 32 * 32)
+/* This CPU has AVX512_BF16 and TEAVEC_SIMD does not name a lesser kernel
+ * set (chosen once). */
+bool tv_bf16_supported(void);
+/* uint32 words of tv_bf16_pack_cols' output */
+size_t tv_bf16_cols_words(size_t k, size_t d);
+/* k centroids (k x d floats) -> blocks of 16: [k/16][pair][16] */
+void tv_bf16_pack_cols(const float *c, size_t k, size_t d, uint32_t *cp);
+/* nr <= TV_BF16_ROWS rows -> [TV_BF16_ROWS][pair], missing rows zero */
+void tv_bf16_pack_rows(const float *x, size_t nr, size_t d, uint32_t *xb);
+/* out[r * TV_BF16_PAD(k) + j] = bf16 dot of row r and centroid j
+ * (padding centroids give 0) */
+void tv_bf16_dots(const uint32_t *xb, const uint32_t *cp, size_t k, size_t d, float *out);
+/* The centroids j < TV_BF16_PAD(k) (padding has cn = +inf) whose score
+ * interval [s_j - slack cnorm_j, s_j + slack cnorm_j], s_j = cn_j - 2 g_j,
+ * reaches below every interval's top, in ascending order into cand (room
+ * for TV_BF16_PAD(k)); returns their number (0 when a score is NaN). */
+size_t tv_bf16_candidates(const float *g, const float *cn, const float *cnorm, size_t k,
+                          float slack, uint32_t *cand);
 
 /* Top-k smallest distances, as a bounded max-heap. */
 typedef struct tv_topk {

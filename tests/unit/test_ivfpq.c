@@ -5,6 +5,7 @@
 #include "teavec.h"
 #include "tv_test.h"
 #include "util/common.h"
+#include "vec/vec.h"
 
 #define D 32
 
@@ -64,6 +65,134 @@ static void test_kmeans_with_fewer_points_than_clusters_keeps_every_point(void)
 		CHECK_NEAR(c[2 * a[i]], x[2 * i], 0);
 		CHECK_NEAR(c[2 * a[i] + 1], x[2 * i + 1], 0);
 	}
+}
+
+/* The nearest centroid by the double-precision distance, and the gap to
+ * the second nearest (relative to the nearest's distance plus |x|^2). */
+static uint32_t nearest_exact(const float *x, const float *c, size_t k, size_t d, double *gap)
+{
+	double best = INFINITY, second = INFINITY, xx = 0;
+	uint32_t b = 0;
+	for (size_t t = 0; t < d; t++)
+		xx += (double)x[t] * x[t];
+	for (size_t j = 0; j < k; j++) {
+		double s = 0;
+		for (size_t t = 0; t < d; t++) {
+			double e = (double)x[t] - c[j * d + t];
+			s += e * e;
+		}
+		if (s < best) {
+			second = best;
+			best = s;
+			b = (uint32_t)j;
+		} else if (s < second) {
+			second = s;
+		}
+	}
+	*gap = (second - best) / (best + xx + 1e-30);
+	return b;
+}
+
+/* tv_kmeans_assign with and without bf16 dot products (where the CPU has
+ * them: the bf16 path re-checks in float32 what rounding could misorder)
+ * against double precision: the same centroid whenever the two nearest
+ * are not tied to float32 precision, and never a farther one by more
+ * than that. The points sit near the midpoints between centroid pairs,
+ * where bf16 rounding alone would pick the wrong one; dimensions odd and
+ * even, centroid counts that do and do not fill a block of 32, scales
+ * far from 1. */
+static void test_assign_bf16_is_the_exact_argmin(void)
+{
+	static const size_t dims[] = {7, 32, 128, 384}, ks[] = {16, 45, 256, 1000};
+	static const float scales[] = {1.0f, 1e-3f, 1e3f};
+	for (size_t di = 0; di < TV_ARRAY_LEN(dims); di++)
+		for (size_t ki = 0; ki < TV_ARRAY_LEN(ks); ki++) {
+			size_t d = dims[di], k = ks[ki], n = 600, tied = 0;
+			float sc = scales[(di + ki) % TV_ARRAY_LEN(scales)];
+			float *c = malloc(k * d * sizeof *c), *x = malloc(n * d * sizeof *x);
+			float *dist = malloc(n * sizeof *dist);
+			uint32_t *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+			REQUIRE(c && x && dist && a && b);
+			for (size_t i = 0; i < k * d; i++)
+				c[i] = sc * gauss();
+			for (size_t i = 0; i < n; i++) {
+				size_t p = i % k, q = (i * 7 + 1) % k;
+				float w = 0.5f + (float)(i % 3) * 1e-4f;
+				for (size_t t = 0; t < d; t++)
+					x[i * d + t] = w * c[p * d + t] + (1 - w) * c[q * d + t] +
+					               (i % 5 == 0 ? sc * 0.3f * gauss() : 0.0f);
+			}
+			tv_kmeans_set_bf16(true);
+			REQUIRE(tv_kmeans_assign(x, n, d, c, k, a, dist) == 0);
+			tv_kmeans_set_bf16(false);
+			REQUIRE(tv_kmeans_assign(x, n, d, c, k, b, NULL) == 0);
+			tv_kmeans_set_bf16(true);
+			for (size_t i = 0; i < n; i++) {
+				double gap, got = 0, want = 0;
+				uint32_t e = nearest_exact(x + i * d, c, k, d, &gap);
+				for (size_t t = 0; t < d; t++) {
+					double u = (double)x[i * d + t] - c[a[i] * d + t];
+					double v = (double)x[i * d + t] - c[e * d + t];
+					got += u * u;
+					want += v * v;
+				}
+				if (gap > 1e-5) {
+					CHECK_MSG(a[i] == e, "d %zu k %zu point %zu: centroid %u, nearest %u", d, k,
+					          i, a[i], e);
+					CHECK_MSG(b[i] == e, "d %zu k %zu point %zu (float32 path): %u, nearest %u",
+					          d, k, i, b[i], e);
+				} else {
+					tied++;
+				}
+				CHECK_MSG(got <= want * (1 + 1e-5) + 1e-30, "d %zu k %zu point %zu: %g > %g", d,
+				          k, i, got, want);
+				CHECK_MSG(fabs(dist[i] - got) <= 1e-3 * (got + sc * sc * (double)d),
+				          "d %zu k %zu point %zu: distance %g, exact %g", d, k, i, dist[i], got);
+			}
+			CHECK_MSG(tied < n / 2, "d %zu k %zu: %zu of %zu points tied", d, k, tied, n);
+			free(c);
+			free(x);
+			free(dist);
+			free(a);
+			free(b);
+		}
+}
+
+/* The bf16 kernel itself against double precision, within the bound the
+ * assignment relies on: 2 (2u + u^2) |x| |c| + float32 summation, u = 2^-8. */
+static void test_bf16_dots_within_their_bound(void)
+{
+	enum { K = 70, DD = 131 };
+	float c[K * DD], x[TV_BF16_ROWS * DD], *out = malloc(TV_BF16_ROWS * TV_BF16_PAD(K) * sizeof *out);
+	uint32_t *cp = malloc(tv_bf16_cols_words(K, DD) * sizeof *cp), xb[TV_BF16_ROWS * (DD + 1) / 2];
+	if (!tv_bf16_supported()) {
+		printf("  (skipped: this CPU has no AVX512_BF16)\n");
+		free(out);
+		free(cp);
+		return;
+	}
+	REQUIRE(out && cp);
+	for (size_t i = 0; i < K * DD; i++)
+		c[i] = gauss();
+	for (size_t i = 0; i < TV_BF16_ROWS * DD; i++)
+		x[i] = gauss();
+	tv_bf16_pack_cols(c, K, DD, cp);
+	tv_bf16_pack_rows(x, 5, DD, xb); /* 5 rows, 3 padding */
+	tv_bf16_dots(xb, cp, K, DD, out);
+	for (size_t r = 0; r < TV_BF16_ROWS; r++)
+		for (size_t j = 0; j < TV_BF16_PAD(K); j++) {
+			double e = 0, xn = 0, cn = 0, u = 1.0 / 256;
+			for (size_t t = 0; r < 5 && j < K && t < DD; t++) {
+				e += (double)x[r * DD + t] * c[j * DD + t];
+				xn += (double)x[r * DD + t] * x[r * DD + t];
+				cn += (double)c[j * DD + t] * c[j * DD + t];
+			}
+			CHECK_MSG(fabs(out[r * TV_BF16_PAD(K) + j] - e) <=
+			              ((2 * u + u * u) + DD * 0x1p-24) * sqrt(xn * cn) + 1e-30,
+			          "row %zu centroid %zu: %g, exact %g", r, j, out[r * TV_BF16_PAD(K) + j], e);
+		}
+	free(out);
+	free(cp);
 }
 
 static void test_nearest256_matches_brute_force(void)
@@ -462,6 +591,8 @@ int main(void)
 {
 	TV_RUN(test_kmeans_finds_well_separated_clusters);
 	TV_RUN(test_kmeans_with_fewer_points_than_clusters_keeps_every_point);
+	TV_RUN(test_assign_bf16_is_the_exact_argmin);
+	TV_RUN(test_bf16_dots_within_their_bound);
 	TV_RUN(test_nearest256_matches_brute_force);
 	TV_RUN(test_pq_encode_matches_brute_force);
 	TV_RUN(test_recall_calibration_sets_probes_that_hold_on_fresh_queries);
