@@ -472,38 +472,47 @@ typedef struct encode_job {
 	bool nomem;
 } encode_job;
 
-/* Residual codes (and the l2 term) of the block's vectors [lo, hi). */
+/* Residual codes (and the l2 term) of the block's vectors [lo, hi), in
+ * sub-blocks whose residuals stay in cache. */
 static void encode_range(void *ctx, size_t lo, size_t hi)
 {
 	encode_job *j = ctx;
 	tv_ivfpq_builder *b = j->b;
-	size_t ds = b->dsub;
-	float *r = malloc(b->dim * sizeof *r);
+	size_t ds = b->dsub, sub = 64;
+	float *r = tv_mallocarray(sub, b->dim * sizeof *r);
 	if (!r) {
 		j->nomem = true;
 		return;
 	}
-	for (size_t i = lo; i < hi; i++) {
-		size_t e = j->at + i;
-		const float *c = b->centroids + (size_t)b->part[e] * b->dim, *xi = j->x + i * b->dim;
-		uint8_t *code = b->codes + e * b->m;
-		float term = 0;
-		for (size_t t = 0; t < b->dim; t++)
-			r[t] = xi[t] - c[t];
-		if (b->lanes)
-			tv_pq_encode(r, b->lanes, b->m, b->dsub, code);
-		for (size_t s = 0; s < b->m; s++) {
-			if (!b->lanes)
-				code[s] = tv_kmeans_nearest256(r + s * ds, b->cbt + s * ds * 256,
-				                               b->cbn + s * 256, (uint32_t)ds);
-			if (b->terms) {
-				const float *w = b->codebooks + (s * 256 + code[s]) * ds;
-				for (size_t t = 0; t < ds; t++)
-					term += 2.0f * c[s * ds + t] * w[t] + w[t] * w[t];
-			}
+	for (size_t i0 = lo; i0 < hi; i0 += sub) {
+		size_t ns = TV_MIN(sub, hi - i0);
+		for (size_t i = i0; i < i0 + ns; i++) {
+			const float *c = b->centroids + (size_t)b->part[j->at + i] * b->dim;
+			const float *xi = j->x + i * b->dim;
+			float *ri = r + (i - i0) * b->dim;
+			for (size_t t = 0; t < b->dim; t++)
+				ri[t] = xi[t] - c[t];
 		}
-		if (b->terms)
-			b->terms[e] = term;
+		if (b->lanes)
+			tv_pq_encode_rows(r, ns, b->lanes, b->m, b->dsub, b->codes + (j->at + i0) * b->m);
+		for (size_t i = i0; i < i0 + ns; i++) {
+			size_t e = j->at + i;
+			const float *c = b->centroids + (size_t)b->part[e] * b->dim, *ri = r + (i - i0) * b->dim;
+			uint8_t *code = b->codes + e * b->m;
+			float term = 0;
+			for (size_t s = 0; s < b->m; s++) {
+				if (!b->lanes)
+					code[s] = tv_kmeans_nearest256(ri + s * ds, b->cbt + s * ds * 256,
+					                               b->cbn + s * 256, (uint32_t)ds);
+				if (b->terms) {
+					const float *w = b->codebooks + (s * 256 + code[s]) * ds;
+					for (size_t t = 0; t < ds; t++)
+						term += 2.0f * c[s * ds + t] * w[t] + w[t] * w[t];
+				}
+			}
+			if (b->terms)
+				b->terms[e] = term;
+		}
 	}
 	free(r);
 }

@@ -193,6 +193,18 @@ void tv_pq_encode(const float *r, const float *lanes, uint32_t m, uint32_t dsub,
 	pq_encode(r, lanes, m, dsub, code);
 }
 
+void tv_pq_encode_rows(const float *r, size_t n, const float *lanes, uint32_t m, uint32_t dsub,
+                       uint8_t *codes)
+{
+	const tv_kernels *kk = tv_vec_kernels();
+	if (kk->pq_encode_rows) {
+		kk->pq_encode_rows(r, n, lanes, m, dsub, codes);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		pq_encode(r + i * m * dsub, lanes, m, dsub, codes + i * m);
+}
+
 /* ---- assignment ------------------------------------------------------ */
 
 typedef struct assign_job {

@@ -62,5 +62,9 @@ void tv_pq_lanes(const float *codebooks, uint32_t m, uint32_t dsub, float *lanes
  * with tv_kmeans_nearest256. */
 bool tv_pq_encode_width(uint32_t dsub);
 void tv_pq_encode(const float *r, const float *lanes, uint32_t m, uint32_t dsub, uint8_t *code);
+/* The same for n rows (n x m*dsub floats; codes n x m): several rows per
+ * pass over the codebooks where the SIMD kernels allow. */
+void tv_pq_encode_rows(const float *r, size_t n, const float *lanes, uint32_t m, uint32_t dsub,
+                       uint8_t *codes);
 
 #endif

@@ -190,5 +190,5 @@ static void dot_sq_batch_avx2(const float *q, const float *base, size_t n, size_
 }
 
 const tv_kernels tv_kernels_avx2 = {
-	"avx2", dot_avx2, l2sq_avx2, dot_batch_avx2, l2sq_batch_avx2, dot_sq_batch_avx2,
+	"avx2", dot_avx2, l2sq_avx2, dot_batch_avx2, l2sq_batch_avx2, dot_sq_batch_avx2, NULL,
 };

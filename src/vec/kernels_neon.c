@@ -67,7 +67,7 @@ static void dot_sq_batch_neon(const float *q, const float *base, size_t n, size_
 }
 
 const tv_kernels tv_kernels_neon = {
-	"neon", dot_neon, l2sq_neon, dot_batch_neon, l2sq_batch_neon, dot_sq_batch_neon,
+	"neon", dot_neon, l2sq_neon, dot_batch_neon, l2sq_batch_neon, dot_sq_batch_neon, NULL,
 };
 #else
 /* ISO C forbids an empty translation unit. */

@@ -61,5 +61,5 @@ static void dot_sq_batch_scalar(const float *q, const float *base, size_t n, siz
 
 const tv_kernels tv_kernels_scalar = {
 	"scalar", dot_scalar, l2sq_scalar, dot_batch_scalar, l2sq_batch_scalar,
-	dot_sq_batch_scalar,
+	dot_sq_batch_scalar, NULL,
 };

@@ -33,6 +33,12 @@ typedef struct tv_kernels {
 	 * rows: the cosine scan when row norms are not stored */
 	void (*dot_sq_batch)(const float *q, const float *base, size_t n, size_t d,
 	                     float *dots, float *sq);
+	/* Product-quantizer codes of n rows r (n x m*dsub floats): codes[i*m
+	 * + s] = the nearest of sub-vector s's 256 codewords, from lanes as
+	 * index/kmeans.h's tv_pq_lanes lays them out, for dsub 1, 2, 4 or 8.
+	 * NULL where the generic loop of index/kmeans.c serves. */
+	void (*pq_encode_rows)(const float *r, size_t n, const float *lanes, uint32_t m,
+	                       uint32_t dsub, uint8_t *codes);
 } tv_kernels;
 
 /* The fastest kernel set this CPU supports (chosen once; thread-safe). The

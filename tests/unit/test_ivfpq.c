@@ -218,41 +218,55 @@ static void test_nearest256_matches_brute_force(void)
 
 /* The whole-vector encoder (one lane per sub-vector) against brute force,
  * for every width it takes and sub-vector counts that do not fill the
- * last group of 16; and nearest256 at widths the encoder leaves to it. */
+ * last group of 16, a row at a time and 7 rows at once (the SIMD kernel's
+ * rows in fours or twos, and a remainder); and nearest256 at widths the
+ * encoder leaves to it. */
 static void test_pq_encode_matches_brute_force(void)
 {
 	static const uint32_t widths[] = {1, 2, 3, 4, 8, 12}, ms[] = {1, 5, 16, 37};
+	enum { ROWS = 7 };
 	for (size_t wi = 0; wi < TV_ARRAY_LEN(widths); wi++)
 		for (size_t mi = 0; mi < TV_ARRAY_LEN(ms); mi++) {
 			uint32_t ds = widths[wi], m = ms[mi];
 			float *cb = malloc((size_t)m * 256 * ds * sizeof *cb);
 			float *lanes = malloc(tv_pq_lanes_size(m, ds) * sizeof *lanes);
-			float *r = malloc((size_t)m * ds * sizeof *r);
+			float *r = malloc((size_t)ROWS * m * ds * sizeof *r);
 			float cbt[12 * 256], cbn[256];
-			uint8_t code[64];
+			uint8_t code[ROWS * 64], one[64];
 			REQUIRE(cb && lanes && r);
 			for (size_t i = 0; i < (size_t)m * 256 * ds; i++)
 				cb[i] = gauss();
 			tv_pq_lanes(cb, m, ds, lanes);
-			for (int rep = 0; rep < 4; rep++) {
-				for (size_t i = 0; i < (size_t)m * ds; i++)
-					r[i] = gauss();
+			for (size_t i = 0; i < (size_t)ROWS * m * ds; i++)
+				r[i] = gauss();
+			if (tv_pq_encode_width(ds))
+				tv_pq_encode_rows(r, ROWS, lanes, m, ds, code);
+			for (int row = 0; row < ROWS; row++) {
+				const float *rr = r + (size_t)row * m * ds;
 				if (tv_pq_encode_width(ds))
-					tv_pq_encode(r, lanes, m, ds, code);
+					tv_pq_encode(rr, lanes, m, ds, one);
 				for (uint32_t s = 0; s < m; s++) {
-					const float *x = r + s * ds, *w = cb + (size_t)s * 256 * ds;
-					float best = INFINITY, got;
-					uint8_t c;
+					const float *x = rr + s * ds, *w = cb + (size_t)s * 256 * ds;
+					float best = INFINITY, got, got1;
+					uint8_t c, c1;
 					for (int j = 0; j < 256; j++) {
 						cbn[j] = tv_kernels_scalar.dot(w + j * ds, w + j * ds, ds);
 						for (uint32_t t = 0; t < ds; t++)
 							cbt[t * 256 + j] = w[j * ds + t];
 						best = fminf(best, tv_kernels_scalar.l2sq(x, w + j * ds, ds));
 					}
-					c = tv_pq_encode_width(ds) ? code[s] : tv_kmeans_nearest256(x, cbt, cbn, ds);
+					c = tv_pq_encode_width(ds) ? code[row * m + s]
+					                           : tv_kmeans_nearest256(x, cbt, cbn, ds);
+					c1 = tv_pq_encode_width(ds) ? one[s] : c;
 					got = tv_kernels_scalar.l2sq(x, w + c * ds, ds);
+					got1 = tv_kernels_scalar.l2sq(x, w + c1 * ds, ds);
 					/* equal up to the 2^-15 the argmin trick allows */
-					CHECK(got <= best * (1 + 1e-4f) + 1e-6f);
+					CHECK_MSG(got <= best * (1 + 1e-4f) + 1e-6f,
+					          "width %u m %u row %d sub-vector %u: %g, nearest %g", ds, m, row, s,
+					          got, best);
+					CHECK_MSG(got1 <= best * (1 + 1e-4f) + 1e-6f,
+					          "width %u m %u row %d sub-vector %u (one row): %g, nearest %g", ds,
+					          m, row, s, got1, best);
 				}
 			}
 			free(cb);
