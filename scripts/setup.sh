@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 DEB_PKGS=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libjansson-dev libyaml-dev libprotobuf-c-dev protobuf-c-compiler
-  libroaring-dev libzstd-dev libcurl4-openssl-dev libssl-dev libopenblas-dev jq
+  libroaring-dev libzstd-dev libcurl4-openssl-dev libssl-dev libopenblas-dev jq strace
 )
 # Node.js (with its npm) may come from another packaging than Debian's; only
 # install Debian's when no node is present.

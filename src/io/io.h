@@ -17,6 +17,10 @@
  *    object already exists, atomically with respect to other writers
  *    (local: link(2) of a temp file; S3: If-None-Match: *; Azure:
  *    If-None-Match: *). This is the commit point of a table version.
+ *  - A write that returned is durable (local: the file and its directory
+ *    fsync'd), except with TV_IO_PUT_NO_SYNC: for hints no reader relies
+ *    on, which may then be lost or stale after a power failure (still
+ *    never seen half-written).
  */
 #ifndef TV_IO_H
 #define TV_IO_H
@@ -35,6 +39,7 @@ typedef struct tv_wfile tv_wfile;
 #define TV_IO_CAP_LOCAL 0x4         /* paths are real files (fsync, mkdir) */
 
 #define TV_IO_PUT_IF_ABSENT 0x1
+#define TV_IO_PUT_NO_SYNC 0x2
 
 typedef struct tv_io_entry {
 	char *name;     /* base name (no directory part) */

@@ -9,7 +9,7 @@
  *    link(2) for TV_IO_PUT_IF_ABSENT, which fails with EEXIST if another
  *    writer got there first: the atomic commit point of a table version.
  *    The directory is fsync'd after publishing, so a commit that returned
- *    survives a crash.
+ *    survives a crash (TV_IO_PUT_NO_SYNC, for hints: neither fsync).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -257,7 +257,7 @@ static int l_commit(tv_wfile *wf, int flags, tv_err *err)
 		w_free(w);
 		return rc;
 	}
-	if (fsync(w->fd) || close(w->fd)) {
+	if ((!(flags & TV_IO_PUT_NO_SYNC) && fsync(w->fd)) || close(w->fd)) {
 		w->fd = -1;
 		rc = sys_err(err, "syncing", w->tmp);
 		goto done;
@@ -273,7 +273,7 @@ static int l_commit(tv_wfile *wf, int flags, tv_err *err)
 		rc = sys_err(err, "publishing", w->final);
 		unlink(w->tmp);
 	}
-	if (!rc)
+	if (!rc && !(flags & TV_IO_PUT_NO_SYNC))
 		fsync_dir_of(w->final);
 done:
 	if (rc && w->fd < 0)
