@@ -420,8 +420,10 @@ static int assign_with_bf16(assign_job *j)
 	/* rounding x and c to bf16 (unit roundoff u = 2^-8) moves each product
 	 * by at most (2u + u^2) of it; float32 sums of dp pairs add dp 2^-24 of
 	 * the sum of |products|, which is <= |x| |c| (Cauchy-Schwarz): twice
-	 * that for -2 <x, c>, and 2^-21 more for forming the score; 1% slack
-	 * for the norms' own rounding */
+	 * that for -2 <x, c>, 2^-21 more for the rounding of 2 <x, c> in the
+	 * score, 1% slack for the norms' own rounding. (The rounding of
+	 * |c|^2 - 2 <x, c> relative to |c|^2 is every float32 path's too: two
+	 * scores within it are a tie, which may go either way.) */
 	double u = 1.0 / 256, rel = (2 * u + u * u) * (1 + dp * 0x1p-24) + dp * 0x1p-24;
 	int rc = TV_ENOMEM;
 	if (!cp || !cnp || !cnorm)
@@ -554,8 +556,7 @@ typedef struct seed_job {
  * the new centre c cannot be nearer to: when |c - c_near|^2 >= 4 mind,
  * |x - c| >= |c - c_near| - |x - c_near| >= |x - c_near| (the triangle
  * inequality). On clustered data most points are skipped once the first
- * centres are down, so seeding costs a few percent of what checking every
- * point did. */
+ * centres are down. */
 static void seed_range(void *ctx, size_t lo, size_t hi)
 {
 	seed_job *j = ctx;

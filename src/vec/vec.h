@@ -84,7 +84,8 @@ void tv_bf16_dots(const uint32_t *xb, const uint32_t *cp, size_t k, size_t d, fl
 /* The centroids j < TV_BF16_PAD(k) (padding has cn = +inf) whose score
  * interval [s_j - slack cnorm_j, s_j + slack cnorm_j], s_j = cn_j - 2 g_j,
  * reaches below every interval's top, in ascending order into cand (room
- * for TV_BF16_PAD(k)); returns their number (0 when a score is NaN). */
+ * for TV_BF16_PAD(k)); returns their number (none for a row whose scores
+ * are all NaN). */
 size_t tv_bf16_candidates(const float *g, const float *cn, const float *cnorm, size_t k,
                           float slack, uint32_t *cand);
 
