@@ -57,7 +57,7 @@ struct tv_ivfpq_builder {
 	float *centroids, *codebooks;
 	float *cbt; /* m x dsub x 256: codebooks transposed, for encoding */
 	float *cbn; /* m x 256: squared norms of the codewords */
-	float *lanes; /* the same for tv_pq_encode, when the width allows */
+	float *lanes; /* the same for tv_pq_encode_rows, when the width allows */
 	uint32_t *part;
 	uint64_t *addr;
 	uint8_t *codes;

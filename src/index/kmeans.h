@@ -63,7 +63,9 @@ void tv_pq_lanes(const float *codebooks, uint32_t m, uint32_t dsub, float *lanes
 bool tv_pq_encode_width(uint32_t dsub);
 void tv_pq_encode(const float *r, const float *lanes, uint32_t m, uint32_t dsub, uint8_t *code);
 /* The same for n rows (n x m*dsub floats; codes n x m): several rows per
- * pass over the codebooks where the SIMD kernels allow. */
+ * pass over the codebooks where the SIMD kernels allow. The index encodes
+ * with this; tv_pq_encode is the portable path it falls back to, kept
+ * callable so that tests compare the two on any CPU. */
 void tv_pq_encode_rows(const float *r, size_t n, const float *lanes, uint32_t m, uint32_t dsub,
                        uint8_t *codes);
 
