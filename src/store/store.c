@@ -5,6 +5,7 @@
  * sees only clean input (see store.h).
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 #include "store/store.h"
 #include "util/common.h"
 #include "util/json_check.h"
+#include "util/parallel.h"
 #include "util/strmap.h"
 
 #define TV_ID_MAX 1024
@@ -102,9 +104,21 @@ static int check_string(tv_err *err, size_t i, const char *field, const char *s,
 
 static int check_vector(tv_err *err, const char *what, size_t i, const float *v, size_t dim)
 {
+	uint32_t all = 0;
 	if (!v)
 		return tv_err_set(err, TV_EINVAL, "%s[%zu]: missing vector", what, i);
-	for (size_t j = 0; j < dim; j++)
+	/* A value is NaN or infinite when its exponent bits are all ones. The
+	 * branchless pass vectorises (an early-exit isfinite loop did not, and
+	 * took 6% of ingest's CPU at 1M x 128); the failing element is looked
+	 * for after. */
+	const uint32_t *bits = (const uint32_t *)v; /* the build has -fno-strict-aliasing */
+	size_t j = 0;
+	for (; j + 16 <= dim; j += 16) /* a fixed trip count -O2 vectorises */
+		for (size_t k = 0; k < 16; k++)
+			all |= (bits[j + k] & 0x7f800000u) + 0x00800000u; /* bit 31: all ones */
+	for (; j < dim; j++)
+		all |= (bits[j] & 0x7f800000u) + 0x00800000u;
+	for (j = 0; (all & 0x80000000u) && j < dim; j++)
 		if (!isfinite(v[j]))
 			return tv_err_set(err, TV_EINVAL, "%s[%zu].vector[%zu] is %s", what, i, j,
 			                  isnan(v[j]) ? "NaN" : "infinite");
@@ -207,6 +221,53 @@ static int dedup_rows(tv_row *rows, size_t *n, tv_err *err)
 
 static const char *coll_or_default(const char *c) { return c && *c ? c : "default"; }
 
+/* Checks rows on both CPUs for big batches (the check reads every byte
+ * given: 5-10% of an ingest). The error reported is the first bad row's,
+ * as a check in order would report it. */
+#define PARALLEL_CHECK_ROWS 4096
+
+typedef struct check_ctx {
+	const tv_record *recs;
+	size_t dim;
+	bool parse;
+	tv_row *rows;
+	pthread_mutex_t mu;
+	size_t bad; /* lowest failing row, n if none */
+	tv_err err;
+} check_ctx;
+
+static void check_range(void *arg, size_t b, size_t e)
+{
+	check_ctx *c = arg;
+	tv_err err = {0, ""};
+	for (size_t i = b; i < e; i++) {
+		if (!check_row(&err, i, &c->recs[i], c->dim, c->parse, &c->rows[i]))
+			continue;
+		pthread_mutex_lock(&c->mu);
+		if (i < c->bad) {
+			c->bad = i;
+			tv_err_copy(&c->err, &err);
+		}
+		pthread_mutex_unlock(&c->mu);
+		return;
+	}
+}
+
+static int check_rows(tv_store *s, const tv_record *recs, size_t n, size_t dim, tv_row *rows)
+{
+	check_ctx c = {recs, dim, !s->m->metadata_text_only, rows, PTHREAD_MUTEX_INITIALIZER, n,
+	               {0, ""}};
+	if (n < PARALLEL_CHECK_ROWS) {
+		for (size_t i = 0; i < n; i++)
+			if (check_row(&s->err, i, &recs[i], dim, c.parse, &rows[i]))
+				return s->err.code;
+		return 0;
+	}
+	tv_parallel_for(n, PARALLEL_CHECK_ROWS / 2, check_range, &c);
+	pthread_mutex_destroy(&c.mu);
+	return c.bad < n ? tv_err_copy(&s->err, &c.err) : 0;
+}
+
 /* Validates and deduplicates recs, then calls the backend's add (or
  * overwrite, when overwrite is set). */
 static int add_rows(tv_store *s, const char *collection, const tv_record *recs, size_t n,
@@ -224,12 +285,10 @@ static int add_rows(tv_store *s, const char *collection, const tv_record *recs, 
 		                  dim);
 	if (!(rows = calloc(n ? n : 1, sizeof *rows)))
 		return TV_ENOMEM_SET(&s->err, "rows");
-	for (kept = 0; kept < n; kept++) {
-		live = kept + 1; /* a failed check may leave a partial entry */
-		if ((rc = check_row(&s->err, kept, &recs[kept], dim, !s->m->metadata_text_only,
-		                    &rows[kept])))
-			goto done;
-	}
+	live = n; /* rows is zeroed: a row never checked holds nothing to free */
+	if ((rc = check_rows(s, recs, n, dim, rows)))
+		goto done;
+	kept = n;
 	if ((rc = dedup_rows(rows, &kept, &s->err)))
 		goto done;
 	live = kept;

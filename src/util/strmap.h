@@ -39,6 +39,21 @@ size_t tv_strmap_get(const tv_strmap *m, const char *key, size_t len);
 /* Inserts or overwrites key -> val. Needs room (reserve first, or it grows
  * and may return TV_ENOMEM). */
 int tv_strmap_put(tv_strmap *m, const char *key, size_t len, size_t val);
+/* Inserts key -> val unless key is there: returns TV_STRMAP_NONE when it
+ * inserted, else the value already stored (left as it is). One probe where
+ * a get then a put take two. Needs room as tv_strmap_put; on TV_ENOMEM
+ * *rc is set and nothing is inserted. */
+size_t tv_strmap_insert(tv_strmap *m, const char *key, size_t len, size_t val, int *rc);
+/* The same, with the key's hash computed apart (tv_strmap_hash), so that
+ * a loop over many keys can prefetch the slot of a key some steps ahead
+ * while it probes this one: a map of a million ids is far bigger than the
+ * caches, and each probe would otherwise wait for memory. hash must be
+ * tv_strmap_hash(key, len). */
+uint64_t tv_strmap_hash(const char *key, size_t len);
+void tv_strmap_prefetch(const tv_strmap *m, uint64_t hash);
+size_t tv_strmap_get_h(const tv_strmap *m, const char *key, size_t len, uint64_t hash);
+size_t tv_strmap_insert_h(tv_strmap *m, const char *key, size_t len, uint64_t hash, size_t val,
+                          int *rc);
 /* Removes key; returns its value or TV_STRMAP_NONE. */
 size_t tv_strmap_del(tv_strmap *m, const char *key, size_t len);
 

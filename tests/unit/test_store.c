@@ -594,11 +594,62 @@ static void test_factory_names_unknown_backend(void)
 	CHECK_EQ_INT(tv_libversion_number(), TV_VERSION_NUMBER);
 }
 
+/* Batches of 4,096 rows or more are checked on several threads: the error
+ * still names the first bad row, whichever thread meets it, and nothing is
+ * stored. Also: a non-finite value is found wherever it sits in a vector
+ * (the check works in blocks of 16 with a tail). */
+static void test_bad_rows_in_a_big_batch_name_the_first(void)
+{
+	enum { N = 6000, D = 37 };
+	static const char *threads[] = {"1", "2", "4"};
+	static const int at[] = {0, 15, 16, 31, 32, 36};
+	tv_store *s = open_mem();
+	tv_record *r = calloc(N, sizeof *r);
+	char (*ids)[16] = calloc(N, 16);
+	float *v = calloc((size_t)N * D, sizeof *v);
+	char msg[128];
+	size_t n = 0;
+	REQUIRE(s && r && ids && v);
+	rand_vec(v, (size_t)N * D);
+	for (int i = 0; i < N; i++) {
+		snprintf(ids[i], sizeof ids[i], "b%d", i);
+		r[i] = (tv_record){ids[i], "t", NULL, NULL, v + (size_t)i * D};
+	}
+	for (size_t t = 0; t < sizeof threads / sizeof *threads; t++) {
+		setenv("TEAVEC_THREADS", threads[t], 1);
+		r[4100].id = ""; /* both halves hold a bad row */
+		v[(size_t)5000 * D + 3] = NAN;
+		expect_rejected(s, r, N, D, "rows[4100].id: empty");
+		v[(size_t)10 * D + 20] = INFINITY; /* now the first half holds the first */
+		expect_rejected(s, r, N, D, "rows[10].vector[20] is infinite");
+		v[(size_t)10 * D + 20] = 0.25f;
+		v[(size_t)5000 * D + 3] = 0.25f;
+		r[4100].id = ids[4100];
+		for (size_t k = 0; k < sizeof at / sizeof *at; k++) {
+			float keep = v[(size_t)5999 * D + at[k]];
+			v[(size_t)5999 * D + at[k]] = k % 2 ? -INFINITY : NAN;
+			snprintf(msg, sizeof msg, "rows[5999].vector[%d] is %s", at[k],
+			         k % 2 ? "infinite" : "NaN");
+			expect_rejected(s, r, N, D, msg);
+			v[(size_t)5999 * D + at[k]] = keep;
+		}
+	}
+	unsetenv("TEAVEC_THREADS");
+	CHECK_EQ_INT(tv_store_add(s, "c", r, N, D, NULL), 0);
+	tv_store_count(s, "c", &n);
+	CHECK_EQ_INT(n, N);
+	free(r);
+	free(ids);
+	free(v);
+	tv_store_close(s);
+}
+
 static void run_common(void)
 {
 	TV_RUN(test_query_returns_nearest_first_with_tea_score);
 	TV_RUN(test_upsert_replaces_row_and_last_duplicate_in_batch_wins);
 	TV_RUN(test_bad_rows_rejected_whole_with_field_and_index);
+	TV_RUN(test_bad_rows_in_a_big_batch_name_the_first);
 	TV_RUN(test_query_argument_errors);
 	TV_RUN(test_collections_are_isolated);
 	TV_RUN(test_delete_removes_rows_and_keeps_others_findable);

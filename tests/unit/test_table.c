@@ -144,6 +144,103 @@ static void test_small_upserts_into_a_big_table_replace_old_rows(void)
 	tv_store_close(s);
 }
 
+/* Upserts ids [first, first + n) of any size, text tag. */
+static int big_upsert(tv_store *s, long first, long n, const char *tag)
+{
+	tv_record *r = calloc((size_t)n, sizeof *r);
+	float *v = calloc((size_t)n * DIM, sizeof *v);
+	char (*ids)[24] = calloc((size_t)n, sizeof *ids);
+	int rc = TV_ENOMEM;
+	if (r && v && ids) {
+		for (long i = 0; i < n; i++) {
+			snprintf(ids[i], sizeof ids[i], "id%ld", first + i);
+			vec_of(first + i, v + i * DIM);
+			r[i] = (tv_record){ids[i], tag, NULL, NULL, v + i * DIM};
+		}
+		rc = tv_store_add(s, "t", r, (size_t)n, DIM, NULL);
+	}
+	free(r);
+	free(v);
+	free(ids);
+	return rc;
+}
+
+/* Every live row has the text its id range says: ranges[k] = {first, n}
+ * upserted in order with tags[k]. */
+static int texts_match(tv_store *s, const long (*ranges)[2], const char *const *tags, int nr,
+                       size_t want_rows)
+{
+	tv_results *r = all(s);
+	size_t bad = 0;
+	if (!r || r->n != want_rows || !distinct_ids(r)) {
+		tv_results_free(r);
+		return 0;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		long id = atol(r->items[i].id + 2);
+		const char *want = NULL;
+		for (int k = 0; k < nr; k++)
+			if (id >= ranges[k][0] && id < ranges[k][0] + ranges[k][1])
+				want = tags[k];
+		bad += !want || strcmp(r->items[i].text, want);
+	}
+	tv_results_free(r);
+	return bad == 0;
+}
+
+/* Upserts of 2,048 rows or more write their data file on a thread of
+ * their own while the committing thread looks up the rows they replace:
+ * overlapping big batches replace exactly, with one thread or several,
+ * and a failure on the writing thread (data/ made a plain file) fails the
+ * upsert naming the path and leaves the table as it was. */
+static void test_big_upserts_replace_exactly_and_fail_whole(void)
+{
+	static const long ranges[][2] = {{0, 5000}, {2500, 5000}, {6000, 3000}, {100, 10}};
+	static const char *const tags[] = {"a", "b", "c", "d"};
+	static const char *threads[] = {"1", "2"};
+	char data[4200], keep[4300];
+	for (int t = 0; t < 2; t++) {
+		tv_store *s;
+		size_t n = 0;
+		char sub[32];
+		setenv("TEAVEC_THREADS", threads[t], 1);
+		snprintf(sub, sizeof sub, "big%d", t);
+		snprintf(root, sizeof root, "%s", tv_test_tmpdir(sub));
+		s = open_db();
+		REQUIRE(s);
+		for (int k = 0; k < 4; k++)
+			REQUIRE(big_upsert(s, ranges[k][0], ranges[k][1], tags[k]) == 0);
+		CHECK(texts_match(s, ranges, tags, 4, 9000));
+		snprintf(data, sizeof data, "%s/t.lance/data", root);
+		snprintf(keep, sizeof keep, "%s.keep", data);
+		REQUIRE(rename(data, keep) == 0);
+		REQUIRE(fclose(fopen(data, "w")) == 0);
+		for (long rows = 3000; rows >= 30; rows /= 100) { /* on the thread, then not */
+			int rc = big_upsert(s, 8000, rows, "x");
+			CHECK(rc != 0);
+			CHECK_MSG(strstr(tv_store_errmsg(s), "t.lance/data/") != NULL, "message: %s",
+			          tv_store_errmsg(s));
+		}
+		REQUIRE(unlink(data) == 0 && rename(keep, data) == 0);
+		tv_store_count(s, "t", &n);
+		CHECK_EQ_INT(n, 9000);
+		CHECK(texts_match(s, ranges, tags, 4, 9000));
+		tv_store_close(s);
+		s = open_db(); /* and on disk */
+		REQUIRE(s);
+		CHECK(texts_match(s, ranges, tags, 4, 9000));
+		REQUIRE(big_upsert(s, 8500, 3000, "e") == 0);
+		{
+			static const long r2[][2] = {{0, 5000}, {2500, 5000}, {6000, 3000}, {100, 10},
+			                             {8500, 3000}};
+			static const char *const t2[] = {"a", "b", "c", "d", "e"};
+			CHECK(texts_match(s, r2, t2, 5, 11500));
+		}
+		tv_store_close(s);
+	}
+	unsetenv("TEAVEC_THREADS");
+}
+
 static void test_versions_list_and_checkout_reads_the_past(void)
 {
 	tv_store *s;
@@ -510,6 +607,7 @@ int main(void)
 	TV_RUN(test_small_upserts_are_compacted_and_cleaned_up);
 	TV_RUN(test_rows_persist_across_reopen);
 	TV_RUN(test_small_upserts_into_a_big_table_replace_old_rows);
+	TV_RUN(test_big_upserts_replace_exactly_and_fail_whole);
 	TV_RUN(test_state_restores_an_earlier_version);
 	TV_RUN(test_versions_list_and_checkout_reads_the_past);
 	TV_RUN(test_read_only_database_reads_and_refuses_writes);
