@@ -471,30 +471,55 @@ static const char *probe_key(const void *ctx, size_t v, size_t *len)
  * the few ids in a small hash set: for a handle without the id index, a
  * small upsert into a big table then costs a scan of the ids (about 10 ms
  * a million rows here) instead of indexing them all (1.2 s at 1M in a
- * fresh process). Rows of foreign writers repeating an id all go. */
+ * fresh process). Rows of foreign writers repeating an id all go.
+ * Fragments with skip[fi] set are left out (an id file answered for
+ * them); with keep set, the scan also gathers (hash, address) of every
+ * live row, for a new id file. */
 typedef struct probe_ctx {
 	tv_table *t;
 	tv_strmap q;
 	roaring_bitmap_t **del;
 	uint64_t *total;
 	size_t fi;
+	bool keep;
+	uint64_t *hashes, *addrs;
+	size_t nkept, capkept;
 	tv_err *err;
 } probe_ctx;
 
 static int probe_row(void *ctx, uint64_t r, const char *id, size_t len)
 {
 	probe_ctx *c = ctx;
-	if (!id || tv_strmap_get(&c->q, id, len) == TV_STRMAP_NONE ||
-	    tv_table__is_deleted(&c->t->frags[c->fi], r))
+	uint64_t h;
+	if (!id || tv_table__is_deleted(&c->t->frags[c->fi], r))
+		return 0;
+	h = tv_strmap_hash(id, len);
+	if (c->keep) {
+		if (c->nkept == c->capkept) {
+			size_t cap = c->capkept ? c->capkept * 2 : 65536;
+			uint64_t *a = tv_reallocarray(c->hashes, cap, sizeof *a);
+			if (!a)
+				return TV_ENOMEM_SET(c->err, "id file");
+			c->hashes = a;
+			if (!(a = tv_reallocarray(c->addrs, cap, sizeof *a)))
+				return TV_ENOMEM_SET(c->err, "id file");
+			c->addrs = a;
+			c->capkept = cap;
+		}
+		c->hashes[c->nkept] = h;
+		c->addrs[c->nkept++] = c->t->frags[c->fi].id << 32 | r;
+	}
+	if (tv_strmap_get_h(&c->q, id, len, h) == TV_STRMAP_NONE)
 		return 0;
 	return mark(c->t, c->del, c->fi, (uint32_t)r, c->total, c->err);
 }
 
 static int probe_scan(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
-                      roaring_bitmap_t **del, uint64_t *total, tv_err *err)
+                      const bool *skip, bool keep, roaring_bitmap_t **del, uint64_t *total,
+                      tv_err *err)
 {
 	probe_keys k = {ids, lens};
-	probe_ctx c = {t, {0}, del, total, 0, err};
+	probe_ctx c = {t, {0}, del, total, 0, keep, NULL, NULL, 0, 0, err};
 	int rc = 0;
 	tv_strmap_init(&c.q, probe_key, &k);
 	for (size_t i = 0; i < n && !rc; i++)
@@ -505,6 +530,8 @@ static int probe_scan(tv_table *t, const char *const *ids, const size_t *lens, s
 		tv_frag *f = &t->frags[c.fi];
 		const tv_strcol *s = &f->str[TV_COL_ID];
 		tv_datafile *df;
+		if (skip && skip[c.fi])
+			continue;
 		if (f->loaded[TV_COL_ID]) { /* read for another reason already */
 			for (uint64_t r = 0; r < f->rows && !rc; r++)
 				rc = probe_row(&c, r, s->valid && !s->valid[r] ? NULL : s->data + s->offsets[r],
@@ -514,7 +541,41 @@ static int probe_scan(tv_table *t, const char *const *ids, const size_t *lens, s
 			rc = tv_datafile_each_string(df, f->col[TV_COL_ID], 0, f->rows, probe_row, &c, err);
 		}
 	}
+	if (!rc && keep)
+		tv_table__idfile_write(t, c.hashes, c.addrs, c.nkept);
+	free(c.hashes);
+	free(c.addrs);
 	tv_strmap_free(&c.q);
+	return rc;
+}
+
+/* The id file answers for the fragments it covers; the others are
+ * scanned. TV_ENOTFOUND when there is no usable id file. */
+typedef struct file_hits {
+	tv_table *t;
+	roaring_bitmap_t **del;
+	uint64_t *total;
+	tv_err *err;
+} file_hits;
+
+static int file_hit(void *ctx, size_t fi, uint32_t off)
+{
+	file_hits *h = ctx;
+	return mark(h->t, h->del, fi, off, h->total, h->err);
+}
+
+static int probe_with_file(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
+                           roaring_bitmap_t **del, uint64_t *total, tv_err *err)
+{
+	bool *covered = calloc(t->nfrags ? t->nfrags : 1, sizeof *covered);
+	file_hits h = {t, del, total, err};
+	int rc;
+	if (!covered)
+		return TV_ENOMEM_SET(err, "id file");
+	rc = tv_table__idfile_lookup(t, ids, lens, n, covered, file_hit, &h, err);
+	if (!rc)
+		rc = probe_scan(t, ids, lens, n, covered, false, del, total, err);
+	free(covered);
 	return rc;
 }
 
@@ -529,7 +590,11 @@ static int collect_more(tv_table *t, const char *const *ids, const size_t *lens,
 	int rc;
 	if (!t->ids.key_of && t->probe_scans < 2 && (uint64_t)n * 64 < t->live) {
 		t->probe_scans++;
-		return probe_scan(t, ids, lens, n, del, total, err);
+		if ((rc = probe_with_file(t, ids, lens, n, del, total, err)) != TV_ENOTFOUND)
+			return rc;
+		/* what the file marked is right and marking twice counts once */
+		return probe_scan(t, ids, lens, n, NULL, t->live >= TV_IDFILE_MIN_ROWS, del, total,
+		                  err);
 	}
 	if ((rc = tv_table__build_ids(t, err)))
 		return rc;

@@ -125,6 +125,24 @@ int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv
 /* The snapshot position of fragment id, or -1. */
 long tv_table__frag_pos(const tv_table *t, uint64_t id);
 
+/* The id file (idfile.c): _teavec/ids-<version>.idx, a persisted index
+ * from id to row addresses that a new handle's small upserts use instead
+ * of scanning every id; written by such a scan in tables of at least
+ * TV_IDFILE_MIN_ROWS live rows. */
+#define TV_IDFILE_MIN_ROWS 65536
+/* Calls hit(ctx, fi, off) for every live row holding one of the ids in the
+ * fragments the newest id file covers, and sets covered[fi] (t->nfrags
+ * entries) for those. TV_ENOTFOUND: no usable file (none, damaged, or
+ * covering under 3/4 of the live rows); hits already made are right. */
+int tv_table__idfile_lookup(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
+                            bool *covered, int (*hit)(void *ctx, size_t fi, uint32_t off),
+                            void *ctx, tv_err *err);
+/* Writes the id file of this version from (hash, address) of every live
+ * row of its fragments; best effort (a cache: a failure leaves none). */
+void tv_table__idfile_write(tv_table *t, const uint64_t *hashes, const uint64_t *addrs, size_t n);
+/* Lookups answered through an id file in this process (for tests). */
+extern unsigned long tv_table__idfile_lookups;
+
 /* The vector index (vindex.c). */
 /* Chooses this version's index (lists _teavec/ once per version). */
 int tv_table__index_attach(tv_table *t, tv_err *err);

@@ -1,7 +1,9 @@
 /* The lancedb store's table engine on real files: persistence, versions
  * and restore, concurrent writer processes, SIGKILL during commits, and
  * damaged files. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -239,6 +241,112 @@ static void test_big_upserts_replace_exactly_and_fail_whole(void)
 		tv_store_close(s);
 	}
 	unsetenv("TEAVEC_THREADS");
+}
+
+/* Lookups answered through an id file in this process (table/idfile.c). */
+extern unsigned long tv_table__idfile_lookups;
+
+/* The path of the table's id file (the newest), or "" if it has none. */
+static const char *id_file(void)
+{
+	static char best[4400];
+	char dir[4200], name[256] = "";
+	DIR *d;
+	struct dirent *e;
+	snprintf(dir, sizeof dir, "%s/t.lance/_teavec", root);
+	if ((d = opendir(dir))) {
+		while ((e = readdir(d)))
+			if (!strncmp(e->d_name, "ids-", 4) && strcmp(e->d_name, name) > 0)
+				snprintf(name, sizeof name, "%s", e->d_name);
+		closedir(d);
+	}
+	snprintf(best, sizeof best, "%s%s%s", *name ? dir : "", *name ? "/" : "", name);
+	return best;
+}
+
+/* Upserts [first, first + n) with tag in a new handle; returns whether its
+ * lookup went through the id file. */
+static int fresh_upsert(long first, long n, const char *tag, int *via_file)
+{
+	unsigned long before = tv_table__idfile_lookups;
+	tv_store *s = open_db();
+	int rc = s ? upsert(s, first, n, tag) : -1;
+	tv_store_close(s);
+	*via_file = tv_table__idfile_lookups > before;
+	return rc;
+}
+
+/* A new handle's small upserts into a table of 65,536 live rows or more
+ * find the rows they replace through the id file that the first such
+ * upsert's scan writes: right for the fragments it covers and for later
+ * ones (scanned), and, damaged or cut short, not used (a scan again, which
+ * writes a new one). Smaller tables get no id file. */
+static void test_id_file_serves_new_handles_and_survives_damage(void)
+{
+	enum { N = 70000 };
+	long ranges[8][2] = {{0, N}};
+	const char *tags[8] = {"a"};
+	int nr = 1, via = 0;
+	size_t want = N;
+	tv_store *s;
+	char path[4400];
+	struct stat st;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("idfile"));
+	s = open_db();
+	REQUIRE(s);
+	for (long i = 0; i < N; i += 10000)
+		REQUIRE(big_upsert(s, i, 10000, "a") == 0);
+	tv_store_close(s);
+	CHECK_EQ_STR(id_file(), "");
+#define STEP(first, n, tag, new_rows, want_via)                                   \
+	do {                                                                      \
+		REQUIRE(fresh_upsert(first, n, tag, &via) == 0);                  \
+		CHECK_MSG(via == (want_via), "%s: through the id file: %d", tag, via); \
+		ranges[nr][0] = first, ranges[nr][1] = n, tags[nr++] = tag;       \
+		want += new_rows;                                                 \
+		s = open_db();                                                    \
+		REQUIRE(s);                                                       \
+		CHECK_MSG(texts_match(s, (const long (*)[2])ranges, tags, nr, want), "after %s", tag); \
+		tv_store_close(s);                                                \
+	} while (0)
+	STEP(N - 25, 50, "b", 25, 0); /* a scan, which writes the file */
+	REQUIRE(*id_file());
+	snprintf(path, sizeof path, "%s", id_file());
+	STEP(100, 30, "c", 0, 1);          /* rows the file covers */
+	STEP(N - 10, 20, "d", 0, 1);       /* rows "b" wrote: a fragment it does not cover */
+	REQUIRE(stat(path, &st) == 0 && st.st_size > 4096 * 4);
+	{ /* every used slot's hash bits damaged, the header and sums intact:
+	   * only the blocks' checksums can tell */
+		int fd = open(path, O_RDWR);
+		uint64_t h[8], off, nb, slot;
+		REQUIRE(fd >= 0 && pread(fd, h, sizeof h, 0) == sizeof h);
+		nb = (h[3] + 511) / 512 + (h[4] + 511) / 512;
+		off = 64 + 16 * h[2] + 8 * nb;
+		for (uint64_t j = 0; j < h[3]; j++)
+			if (pread(fd, &slot, 8, (off_t)(off + 8 * j)) == 8 && slot) {
+				slot ^= (uint64_t)1 << 60;
+				CHECK(pwrite(fd, &slot, 8, (off_t)(off + 8 * j)) == 8);
+			}
+		close(fd);
+	}
+	STEP(5000, 10, "e", 0, 0); /* not used: a scan, and a new file */
+	REQUIRE(*id_file() && strcmp(id_file(), path) > 0);
+	CHECK(stat(path, &st) != 0); /* the older one went */
+	snprintf(path, sizeof path, "%s", id_file());
+	STEP(6000, 10, "f", 0, 1);
+	REQUIRE(truncate(path, 4096 * 3) == 0); /* cut short */
+	STEP(7000, 10, "g", 0, 0);
+	snprintf(path, sizeof path, "%s", id_file());
+	STEP(N + 100, 5, "h", 5, 1); /* new ids only */
+#undef STEP
+	/* a smaller table never gets one */
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("idfile-small"));
+	s = open_db();
+	REQUIRE(s && big_upsert(s, 0, 5000, "a") == 0);
+	tv_store_close(s);
+	REQUIRE(fresh_upsert(10, 5, "b", &via) == 0);
+	CHECK(!via);
+	CHECK_EQ_STR(id_file(), "");
 }
 
 static void test_versions_list_and_checkout_reads_the_past(void)
@@ -608,6 +716,7 @@ int main(void)
 	TV_RUN(test_rows_persist_across_reopen);
 	TV_RUN(test_small_upserts_into_a_big_table_replace_old_rows);
 	TV_RUN(test_big_upserts_replace_exactly_and_fail_whole);
+	TV_RUN(test_id_file_serves_new_handles_and_survives_damage);
 	TV_RUN(test_state_restores_an_earlier_version);
 	TV_RUN(test_versions_list_and_checkout_reads_the_past);
 	TV_RUN(test_read_only_database_reads_and_refuses_writes);
