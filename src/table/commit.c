@@ -141,6 +141,33 @@ static int mark_seen(tv_table *t, uint64_t fid)
 	return 0;
 }
 
+/* The index holds, per id, the newest row it has seen, and skips rows
+ * deleted when it read their fragment: right as long as deletions only
+ * grow and fragments once gone stay gone. A restore breaks both (rows and
+ * fragments come back), so it is rebuilt after one. */
+void tv_table__ids_reloaded(tv_table *t, const tv_frag *old, size_t nold)
+{
+	size_t j = 0;
+	if (!t->ids.key_of)
+		return;
+	for (size_t i = 0; i < t->nfrags; i++) { /* both sorted by fragment id */
+		const tv_frag *f = &t->frags[i];
+		bool back;
+		while (j < nold && old[j].id < f->id)
+			j++;
+		if (j < nold && old[j].id == f->id) /* rows deleted before, live now? */
+			back = old[j].deleted &&
+			       (!f->deleted || !roaring_bitmap_is_subset(old[j].deleted, f->deleted));
+		else /* a fragment indexed, then gone, now back */
+			back = seen(t, f->id);
+		if (back) {
+			tv_table__ids_free(t);
+			t->probe_scans = 0;
+			return;
+		}
+	}
+}
+
 /* Keys hashed ahead of their probe: enough to cover a memory latency. */
 #define PREFETCH 16
 
@@ -474,7 +501,7 @@ static const char *probe_key(const void *ctx, size_t v, size_t *len)
  * fresh process). Rows of foreign writers repeating an id all go.
  * Fragments with skip[fi] set are left out (an id file answered for
  * them); with keep set, the scan also gathers (hash, address) of every
- * live row, for a new id file. */
+ * row, deleted or not, for a new id file. */
 typedef struct probe_ctx {
 	tv_table *t;
 	tv_strmap q;
@@ -491,10 +518,10 @@ static int probe_row(void *ctx, uint64_t r, const char *id, size_t len)
 {
 	probe_ctx *c = ctx;
 	uint64_t h;
-	if (!id || tv_table__is_deleted(&c->t->frags[c->fi], r))
+	if (!id)
 		return 0;
 	h = tv_strmap_hash(id, len);
-	if (c->keep) {
+	if (c->keep) { /* deleted rows too: a restore can make them live again */
 		if (c->nkept == c->capkept) {
 			size_t cap = c->capkept ? c->capkept * 2 : 65536;
 			uint64_t *a = tv_reallocarray(c->hashes, cap, sizeof *a);
@@ -509,7 +536,8 @@ static int probe_row(void *ctx, uint64_t r, const char *id, size_t len)
 		c->hashes[c->nkept] = h;
 		c->addrs[c->nkept++] = c->t->frags[c->fi].id << 32 | r;
 	}
-	if (tv_strmap_get_h(&c->q, id, len, h) == TV_STRMAP_NONE)
+	if (tv_table__is_deleted(&c->t->frags[c->fi], r) ||
+	    tv_strmap_get_h(&c->q, id, len, h) == TV_STRMAP_NONE)
 		return 0;
 	return mark(c->t, c->del, c->fi, (uint32_t)r, c->total, c->err);
 }

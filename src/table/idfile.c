@@ -23,8 +23,9 @@
  *            slot (linear probing); hash = tv_strmap_hash(id)
  *            E x u64 entries: row address (fragment id << 32 | offset)
  *
- * Every live row of the covered fragments has an entry (an id held by
- * several rows, as a foreign writer may leave, has several). A lookup
+ * Every row of the covered fragments has an entry, deleted or not (a
+ * restore can make a deleted row live again; an id held by several rows,
+ * as a foreign writer may leave, has several). A lookup
  * checks only the blocks it reads, so it costs a few pages however big the
  * table. Nothing in the file is trusted: a candidate counts only if its
  * fragment is in the version with the same row count, the row is live,

@@ -256,6 +256,8 @@ int tv_table__reload(tv_table *t, uint64_t version, tv_err *err)
 	t->frags = NULL;
 	t->nfrags = 0;
 	rc = tv_table__load(t, version, err);
+	if (!rc)
+		tv_table__ids_reloaded(t, old, nold);
 	for (size_t i = 0; !rc && i < t->nfrags; i++) {
 		/* both lists are sorted by fragment id */
 		while (j < nold && old[j].id < t->frags[i].id)

@@ -108,6 +108,10 @@ int tv_table__build_ids(tv_table *t, tv_err *err);
  * or UINT64_MAX. */
 uint64_t tv_table__find_id(tv_table *t, const char *id, size_t len);
 void tv_table__ids_free(tv_table *t);
+/* After loading a version in place of the fragments old: drops the id
+ * index if a row it may have indexed as deleted, or a fragment it indexed
+ * and saw go, is live again (a restore, here or by another writer). */
+void tv_table__ids_reloaded(tv_table *t, const tv_frag *old, size_t nold);
 bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
 int tv_table__datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err);
 void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v);
@@ -137,8 +141,9 @@ long tv_table__frag_pos(const tv_table *t, uint64_t id);
 int tv_table__idfile_lookup(tv_table *t, const char *const *ids, const size_t *lens, size_t n,
                             bool *covered, int (*hit)(void *ctx, size_t fi, uint32_t off),
                             void *ctx, tv_err *err);
-/* Writes the id file of this version from (hash, address) of every live
- * row of its fragments; best effort (a cache: a failure leaves none). */
+/* Writes the id file of this version from (hash, address) of every row
+ * of its fragments, deleted or not; best effort (a cache: a failure leaves
+ * none). */
 void tv_table__idfile_write(tv_table *t, const uint64_t *hashes, const uint64_t *addrs, size_t n);
 /* Lookups answered through an id file in this process (for tests). */
 extern unsigned long tv_table__idfile_lookups;
