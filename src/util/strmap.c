@@ -122,7 +122,6 @@ size_t tv_strmap_insert_h(tv_strmap *m, const char *key, size_t len, uint64_t h,
                           int *rc)
 {
 	size_t j;
-	*rc = 0;
 	if ((*rc = tv_strmap_reserve(m, 1)))
 		return TV_STRMAP_NONE;
 	for (j = h & (m->cap - 1); m->slots[j].hash; j = (j + 1) & (m->cap - 1)) {
