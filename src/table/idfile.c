@@ -71,7 +71,7 @@ static bool parse_name(const char *name, uint64_t *version)
 	return true;
 }
 
-/* Names of the id files in _teavec/, newest last; NULL-free. */
+/* The entries of _teavec/. */
 static int list_files(tv_table *t, tv_io_entry **e, size_t *n, tv_err *err)
 {
 	char *dir = tv_sprintf("%s/" ID_DIR, t->dir);
@@ -208,8 +208,12 @@ int tv_table__idfile_lookup(tv_table *t, const char *const *ids, const size_t *l
 	int rc;
 	if (!(tv_io_caps(t->io) & TV_IO_CAP_MMAP))
 		return TV_ENOTFOUND;
-	if ((rc = list_files(t, &e, &ne, err)))
-		return rc == TV_ENOTFOUND ? (tv_err_clear(err), TV_ENOTFOUND) : rc;
+	if ((rc = list_files(t, &e, &ne, err))) { /* a cache: only memory is worth failing for */
+		if (rc == TV_ENOMEM)
+			return rc;
+		tv_err_clear(err);
+		return TV_ENOTFOUND;
+	}
 	for (size_t i = 0; i < ne; i++)
 		if (!e[i].is_dir && parse_name(e[i].name, &v) &&
 		    (best == SIZE_MAX || strcmp(e[i].name, e[best].name) > 0))
