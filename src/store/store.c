@@ -257,12 +257,7 @@ static int check_rows(tv_store *s, const tv_record *recs, size_t n, size_t dim, 
 {
 	check_ctx c = {recs, dim, !s->m->metadata_text_only, rows, PTHREAD_MUTEX_INITIALIZER, n,
 	               {0, ""}};
-	if (n < PARALLEL_CHECK_ROWS) {
-		for (size_t i = 0; i < n; i++)
-			if (check_row(&s->err, i, &recs[i], dim, c.parse, &rows[i]))
-				return s->err.code;
-		return 0;
-	}
+	/* under PARALLEL_CHECK_ROWS rows this runs on the caller alone */
 	tv_parallel_for(n, PARALLEL_CHECK_ROWS / 2, check_range, &c);
 	pthread_mutex_destroy(&c.mu);
 	return c.bad < n ? tv_err_copy(&s->err, &c.err) : 0;

@@ -276,24 +276,10 @@ damaged:
 
 /* ---- writing ------------------------------------------------------------- */
 
-/* Removes the id files older than name (a process reading one keeps its
- * mapping). */
-static void remove_older(tv_table *t, const char *name)
+static bool is_id_name(const char *name)
 {
-	tv_io_entry *e = NULL;
-	size_t n = 0;
 	uint64_t v;
-	tv_err ignore;
-	char *p;
-	if (list_files(t, &e, &n, &ignore))
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (!e[i].is_dir && parse_name(e[i].name, &v) && strcmp(e[i].name, name) < 0 &&
-		    (p = tv_sprintf("%s/" ID_DIR "/%s", t->dir, e[i].name))) {
-			tv_io_remove(t->io, p, &ignore);
-			free(p);
-		}
-	tv_io_entries_free(e, n);
+	return parse_name(name, &v);
 }
 
 void tv_table__idfile_write(tv_table *t, const uint64_t *hashes, const uint64_t *addrs, size_t n)
@@ -352,8 +338,8 @@ void tv_table__idfile_write(tv_table *t, const uint64_t *hashes, const uint64_t 
 		tv_wfile_abort(w);
 		goto done;
 	}
-	if (!tv_wfile_commit(w, TV_IO_PUT_NO_SYNC, &ignore))
-		remove_older(t, name);
+	if (!tv_wfile_commit(w, TV_IO_PUT_NO_SYNC, &ignore)) /* a reader keeps its mapping */
+		tv_table__sidecar_remove_older(t, is_id_name, name, false);
 done:
 	free(slots);
 	free(sums);

@@ -129,6 +129,11 @@ int tv_table__search_frag(tv_table *t, size_t fi, const float *q, float qinv, tv
 /* The snapshot position of fragment id, or -1. */
 long tv_table__frag_pos(const tv_table *t, uint64_t id);
 
+/* Removes the files of _teavec/ that ours() recognises and whose names
+ * sort before name (or equal it, when inclusive); best effort (vindex.c). */
+void tv_table__sidecar_remove_older(tv_table *t, bool (*ours)(const char *name),
+                                    const char *name, bool inclusive);
+
 /* The id file (idfile.c): _teavec/ids-<version>.idx, a persisted index
  * from id to row addresses that a new handle's small upserts use instead
  * of scanning every id; written by such a scan in tables of at least

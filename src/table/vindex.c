@@ -387,26 +387,31 @@ static bool keep_indexed(void *ctx, uint64_t fid)
 	return p >= 0 && t->frags[p].indexed;
 }
 
-/* Removes the index file a new build replaced and every older one (a
- * process that has one open keeps reading it; one that lists and opens
- * it meanwhile looks again). Newer ones, of a concurrent build, stay. */
-static void remove_replaced(tv_table *t, const char *replaced)
+static bool is_index_name(const char *name)
+{
+	uint64_t v;
+	return parse_name(name, &v);
+}
+
+void tv_table__sidecar_remove_older(tv_table *t, bool (*ours)(const char *name),
+                                    const char *name, bool inclusive)
 {
 	tv_io_entry *e = NULL;
 	size_t n = 0;
-	uint64_t v;
 	tv_err ignore;
 	char *dir = tv_sprintf("%s/" IX_DIR, t->dir), *p;
 	if (!dir || tv_io_list(t->io, dir, &e, &n, &ignore)) {
 		free(dir);
 		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (!e[i].is_dir && parse_name(e[i].name, &v) && strcmp(e[i].name, replaced) <= 0 &&
+	for (size_t i = 0; i < n; i++) {
+		int c = strcmp(e[i].name, name);
+		if (!e[i].is_dir && ours(e[i].name) && (c < 0 || (inclusive && c == 0)) &&
 		    (p = tv_sprintf("%s/%s", dir, e[i].name))) {
 			tv_io_remove(t->io, p, &ignore);
 			free(p);
 		}
+	}
 	tv_io_entries_free(e, n);
 	free(dir);
 }
@@ -434,7 +439,11 @@ static int install(tv_table *t, tv_ivfpq_builder *b, tv_err *err)
 		mark_covered(t);
 		t->ix_version = t->version;
 		if (prev && strcmp(prev, t->ix_name) < 0)
-			remove_replaced(t, prev);
+			/* the file this build replaced and every older one (a process
+			 * that has one open keeps reading it; one that lists and opens
+			 * it meanwhile looks again); newer ones, of a concurrent build,
+			 * stay */
+			tv_table__sidecar_remove_older(t, is_index_name, prev, true);
 		free(prev);
 	}
 	free(name);
