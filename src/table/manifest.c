@@ -98,27 +98,26 @@ static int add_section(tv_buf *b, const uint8_t *p, size_t len, uint64_t *pos)
 	return tv_buf_append(b, &l, 4) || tv_buf_append(b, p, len) ? TV_ENOMEM : 0;
 }
 
-int tv_manifest_write(tv_io *io, const char *path, Lance__Table__Manifest *m,
-                      Lance__Table__Transaction *txn, const uint8_t *index_section,
-                      size_t index_len, tv_err *err)
+int tv_manifest_encode(Lance__Table__Manifest *m, Lance__Table__Transaction *txn,
+                       const uint8_t *index_section, size_t index_len, tv_buf *b)
 {
-	tv_buf b = {0};
 	uint8_t *tmp = NULL;
 	uint64_t pos;
 	int64_t mpos;
 	int rc = TV_ENOMEM;
 	m->has_index_section = m->has_transaction_section = 0;
 	if (index_section) {
-		if (add_section(&b, index_section, index_len, &m->index_section))
+		if ((rc = add_section(b, index_section, index_len, &m->index_section)))
 			goto done;
 		m->has_index_section = 1;
 	}
 	if (txn) {
 		size_t tl = lance__table__transaction__get_packed_size(txn);
+		rc = TV_ENOMEM;
 		if (!(tmp = malloc(tl ? tl : 1)))
 			goto done;
 		lance__table__transaction__pack(txn, tmp);
-		if (add_section(&b, tmp, tl, &m->transaction_section))
+		if ((rc = add_section(b, tmp, tl, &m->transaction_section)))
 			goto done;
 		m->has_transaction_section = 1;
 		free(tmp);
@@ -126,20 +125,32 @@ int tv_manifest_write(tv_io *io, const char *path, Lance__Table__Manifest *m,
 	}
 	{
 		size_t ml = lance__table__manifest__get_packed_size(m);
+		rc = TV_ENOMEM;
 		if (!(tmp = malloc(ml ? ml : 1)))
 			goto done;
 		lance__table__manifest__pack(m, tmp);
-		if (add_section(&b, tmp, ml, &pos))
+		if ((rc = add_section(b, tmp, ml, &pos)))
 			goto done;
 	}
 	mpos = (int64_t)pos;
-	if (tv_buf_append(&b, &mpos, 8) || tv_buf_append(&b, "\x00\x00\x02\x00LANC", 8))
-		goto done;
-	rc = tv_io_put(io, path, b.data, b.len, TV_IO_PUT_IF_ABSENT, err);
+	rc = tv_buf_append(b, &mpos, 8) || tv_buf_append(b, "\x00\x00\x02\x00LANC", 8) ? TV_ENOMEM : 0;
 done:
+	free(tmp);
+	return rc;
+}
+
+int tv_manifest_write(tv_io *io, const char *path, Lance__Table__Manifest *m,
+                      Lance__Table__Transaction *txn, const uint8_t *index_section,
+                      size_t index_len, tv_err *err)
+{
+	tv_buf b = {0};
+	int rc = tv_manifest_encode(m, txn, index_section, index_len, &b);
 	if (rc == TV_ENOMEM)
 		TV_ENOMEM_SET(err, path);
-	free(tmp);
+	else if (rc)
+		tv_err_set(err, rc, "%s: a manifest section is over 4 GiB", path);
+	else
+		rc = tv_io_put(io, path, b.data, b.len, TV_IO_PUT_IF_ABSENT, err);
 	tv_buf_free(&b);
 	return rc;
 }

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "io/io.h"
+#include "util/common.h"
 #include "table.pb-c.h"
 
 typedef enum tv_naming { TV_NAMING_V1 = 1, TV_NAMING_V2 = 2 } tv_naming;
@@ -41,6 +42,12 @@ void tv_manifest_free(tv_manifest *mf);
 
 /* Reads and checks the manifest file at path (relative to io's root). */
 int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err);
+
+/* The bytes of a manifest file holding m (+ txn, + the raw index section)
+ * into out (empty on entry); sets m's section offsets. TV_ENOMEM, or
+ * TV_EINVAL for a section over 4 GiB. */
+int tv_manifest_encode(Lance__Table__Manifest *m, Lance__Table__Transaction *txn,
+                       const uint8_t *index_section, size_t index_len, tv_buf *out);
 
 /* Writes m (+ txn, + the raw index section) to path, only if absent:
  * TV_EEXISTS when another writer created that version first. Sets m's

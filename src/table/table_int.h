@@ -153,6 +153,11 @@ void tv_table__idfile_write(tv_table *t, const uint64_t *hashes, const uint64_t 
 /* Lookups answered through an id file in this process (for tests). */
 extern unsigned long tv_table__idfile_lookups;
 
+/* Tests only: milliseconds a threaded upsert waits between writing its
+ * data file and syncing it, widening the window in which the manifest
+ * must wait for the file (0: none). */
+extern unsigned tv_table__sync_pause_ms;
+
 /* The vector index (vindex.c). */
 /* Chooses this version's index (lists _teavec/ once per version). */
 int tv_table__index_attach(tv_table *t, tv_err *err);
