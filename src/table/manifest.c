@@ -139,22 +139,6 @@ done:
 	return rc;
 }
 
-int tv_manifest_write(tv_io *io, const char *path, Lance__Table__Manifest *m,
-                      Lance__Table__Transaction *txn, const uint8_t *index_section,
-                      size_t index_len, tv_err *err)
-{
-	tv_buf b = {0};
-	int rc = tv_manifest_encode(m, txn, index_section, index_len, &b);
-	if (rc == TV_ENOMEM)
-		TV_ENOMEM_SET(err, path);
-	else if (rc)
-		tv_err_set(err, rc, "%s: a manifest section is over 4 GiB", path);
-	else
-		rc = tv_io_put(io, path, b.data, b.len, TV_IO_PUT_IF_ABSENT, err);
-	tv_buf_free(&b);
-	return rc;
-}
-
 char *tv_manifest_path(const char *table, tv_naming naming, uint64_t v)
 {
 	if (naming == TV_NAMING_V1)

@@ -45,16 +45,11 @@ int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err)
 
 /* The bytes of a manifest file holding m (+ txn, + the raw index section)
  * into out (empty on entry); sets m's section offsets. TV_ENOMEM, or
- * TV_EINVAL for a section over 4 GiB. */
+ * TV_EINVAL for a section over 4 GiB. The committer writes them to the
+ * version's path only if absent (TV_IO_PUT_IF_ABSENT): TV_EEXISTS when
+ * another writer created that version first. */
 int tv_manifest_encode(Lance__Table__Manifest *m, Lance__Table__Transaction *txn,
                        const uint8_t *index_section, size_t index_len, tv_buf *out);
-
-/* Writes m (+ txn, + the raw index section) to path, only if absent:
- * TV_EEXISTS when another writer created that version first. Sets m's
- * section offsets. */
-int tv_manifest_write(tv_io *io, const char *path, Lance__Table__Manifest *m,
-                      Lance__Table__Transaction *txn, const uint8_t *index_section,
-                      size_t index_len, tv_err *err);
 
 /* Versions present in "<table>/_versions": sorted ascending, and the
  * naming scheme in use (V2 for an empty table). TV_ECORRUPT if both

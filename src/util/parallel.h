@@ -1,9 +1,11 @@
 /*
  * A parallel for over [0, n): the work is cut into contiguous ranges run on
  * up to tv_ncpu() threads, the caller's thread taking one of them. Used by
- * index training and encoding ("use both cores"); vector.index_files runs
- * a producer thread of its own when tv_ncpu() > 1 (rag/index_files.c);
- * everything else in teavec is single-threaded per call.
+ * index training and encoding ("use both cores") and the checks of a big
+ * batch (store/store.c). Two other places run a thread of their own when
+ * tv_ncpu() > 1: a big upsert's data file (table/commit.c) and the producer
+ * of vector.index_files (rag/index_files.c); each call still returns only
+ * when its threads are done (docs/ARCHITECTURE.md, "Threads").
  */
 #ifndef TV_UTIL_PARALLEL_H
 #define TV_UTIL_PARALLEL_H
