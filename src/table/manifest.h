@@ -45,9 +45,7 @@ int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err)
 
 /* The bytes of a manifest file holding m (+ txn, + the raw index section)
  * into out (empty on entry); sets m's section offsets. TV_ENOMEM, or
- * TV_EINVAL for a section over 4 GiB. The committer writes them to the
- * version's path only if absent (TV_IO_PUT_IF_ABSENT): TV_EEXISTS when
- * another writer created that version first. */
+ * TV_EINVAL for a section over 4 GiB (publish() in commit.c puts them). */
 int tv_manifest_encode(Lance__Table__Manifest *m, Lance__Table__Transaction *txn,
                        const uint8_t *index_section, size_t index_len, tv_buf *out);
 
