@@ -613,7 +613,7 @@ int tv_cmd_bench(int argc, char **argv)
 	run exact = {0}, idx = {0}, fex[NFILTERS] = {{0}}, fix[NFILTERS] = {{0}};
 	tuned tidx, tf[NFILTERS];
 	struct rusage ru;
-	json_t *out = NULL, *st;
+	json_t *out = NULL, *st, *upsert_ms = NULL;
 	memset(&tidx, 0, sizeof tidx);
 	memset(tf, 0, sizeof tf);
 	if (rc)
@@ -702,6 +702,7 @@ int tv_cmd_bench(int argc, char **argv)
 	}
 	if (failed)
 		goto fail;
+	upsert_ms = json_pack("[f,f,f,f,f]", up[0], up[1], up[2], up[3], up[4]); /* in order */
 	qsort(up, 5, sizeof *up, cmpd);
 	cold_ms = cold_start(&o, "/proc/self/exe", db);
 	st = json_loads(stats, 0, NULL);
@@ -721,6 +722,8 @@ int tv_cmd_bench(int argc, char **argv)
 	                json_object_get(json_array_get(json_object_get(tidx.json, "ladder"), 0),
 	                                "setting"));
 	json_object_set_new(out, "queries", query_list(&o, &idx, &tidx, &exact, out));
+	json_object_set_new(out, "upsert_1000_ms", upsert_ms);
+	upsert_ms = NULL;
 	for (size_t f = 0; f < NFILTERS; f++)
 		json_object_set_new(
 		    json_object_get(out, "filtered"), filters[f].name,
@@ -768,6 +771,7 @@ done:
 		free(cmd);
 	}
 	json_decref(out);
+	json_decref(upsert_ms);
 	json_decref(tidx.json);
 	for (size_t f = 0; f < NFILTERS; f++)
 		json_decref(tf[f].json);

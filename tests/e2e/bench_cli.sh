@@ -21,7 +21,7 @@ check "each workload has a recall >= 0.95 setting with its ladder, the defaults 
 	test "$(echo "$OUT" | jq '[.index_tuned, .filtered[].tuned] | all(.reached and .recall >= 0.95 and (.ladder[0].setting | startswith("defaults")))')" = true
 check "the defaults are named" test "$(echo "$OUT" | jq -r '.index.setting | startswith("defaults (nprobes ")')" = true
 check "timings and sizes are positive" \
-	test "$(echo "$OUT" | jq '[.ingest_rows_per_s, .index_build_s, .exact.p50_ms, .index.p50_ms, .upsert_1000_median_ms, .cold_start_ms, .disk_bytes] | all(. > 0)')" = true
+	test "$(echo "$OUT" | jq '([.ingest_rows_per_s, .index_build_s, .exact.p50_ms, .index.p50_ms, .upsert_1000_median_ms, .cold_start_ms, .disk_bytes] | all(. > 0)) and (.upsert_1000_ms | length == 5 and all(. > 0))')" = true
 check "the ground truth files are written beside --gt" test -s "$D/gt.ivecs" -a -s "$D/gt-path_1pct.ivecs" -a -s "$D/gt-path_50pct.ivecs" -a -s "$D/gt-meta_1pct.ivecs" -a -s "$D/gt-meta_50pct.ivecs"
 SUM=$(md5sum "$D"/gt*.ivecs)
 expect_exit 0 text "$TEAVEC" bench --base "$D/base.fvecs" --queries "$D/queries.fvecs" --gt "$D/gt.ivecs" --nq 40
