@@ -487,9 +487,10 @@ static void test_state_restores_an_earlier_version(void)
 	tv_store_close(s);
 }
 
-/* procs processes upsert rounds batches of batch rows each, at
- * overlapping ranges (a tenth of a batch apart per round, half a batch
- * per process): exactly the union remains, each id once. */
+/* procs (up to 8) processes upsert rounds batches of batch rows each, at
+ * overlapping ranges (starts 7/10 of a batch apart per round and half a
+ * batch per process, within twice a batch): exactly the union remains,
+ * each id once. */
 static void writers_race(int procs, int rounds, long batch, const char *dirtag)
 {
 	tv_store *s;
@@ -498,6 +499,7 @@ static void writers_race(int procs, int rounds, long batch, const char *dirtag)
 	long step = batch / 10, span = 20 * step, top = 0;
 	int ok = 1;
 	char *seen;
+	REQUIRE(procs <= 8);
 	snprintf(root, sizeof root, "%s", tv_test_tmpdir(dirtag));
 	s = open_db();
 	REQUIRE(s && upsert(s, 0, 1, "seed") == 0);
