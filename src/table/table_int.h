@@ -104,9 +104,6 @@ void tv_table__unload(tv_table *t);
 int tv_table__reload(tv_table *t, uint64_t version, tv_err *err);
 int tv_table__strings(tv_table *t, tv_frag *f, int c, tv_err *err);
 int tv_table__build_ids(tv_table *t, tv_err *err);
-/* Row address (fragment index << 32 | offset) of a live row with this id,
- * or UINT64_MAX. */
-uint64_t tv_table__find_id(tv_table *t, const char *id, size_t len);
 void tv_table__ids_free(tv_table *t);
 /* After loading a version in place of the fragments old: drops the id
  * index if a row it may have indexed as deleted, or a fragment it indexed
