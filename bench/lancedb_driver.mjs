@@ -178,7 +178,8 @@ for (const [fname, where, share] of filters) {
 const up = [];
 for (let r = 0; r < 5; r++) {
   const batch = [];
-  for (let i = base.n - 500 + r * 1000; i < base.n + 500 + r * 1000; i++) batch.push(row(i, r + 1));
+  // as teavec bench: the 500 newest ids again and 500 new
+  for (let i = base.n - 500 + r * 500; i < base.n + 500 + r * 500; i++) batch.push(row(i, r + 1));
   s = ms();
   await t.mergeInsert("id").whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(batch);
   up.push(ms() - s);
