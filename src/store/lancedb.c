@@ -61,6 +61,10 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 	*out = NULL;
 	for (i = 0; i < s->ncolls && strcmp(s->colls[i].name, name); i++)
 		;
+	if (i < s->ncolls && !s->colls[i].pinned && tv_table_surely_latest(s->colls[i].t)) {
+		*out = s->colls[i].t; /* the common case, without listing _versions/ */
+		return 0;
+	}
 	if (!(dir = table_dir(name)))
 		return TV_ENOMEM_SET(&s->base.err, "collection");
 	rc = tv_table_versions(s->io, dir, &vs, &nv, &s->base.err);
@@ -71,10 +75,13 @@ static int get_table(ldb_store *s, const char *name, tv_table **out)
 	}
 	if (!rc && i < s->ncolls && s->colls[i].pinned) {
 		*out = s->colls[i].t;
-	} else if (!rc && i < s->ncolls && tv_table_version(s->colls[i].t) == vs[nv - 1]) {
-		*out = s->colls[i].t;
+	} else if (!rc && i < s->ncolls && tv_table_version(s->colls[i].t) == vs[nv - 1] &&
+	           !(tv_io_caps(s->io) & TV_IO_CAP_LOCAL)) {
+		*out = s->colls[i].t; /* object storage: the number is all a listing tells */
 	} else if (!rc && i < s->ncolls) {
-		/* another writer committed: catch up, keeping what is still valid */
+		/* another writer committed, or (on local disk, the same number but
+		 * not the same manifest) the table was removed and made again:
+		 * catch up, keeping what is still valid */
 		if (!(rc = tv_table_refresh(s->colls[i].t, &s->base.err)))
 			*out = s->colls[i].t;
 	} else if (!rc) {

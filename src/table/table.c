@@ -161,6 +161,15 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 	if (!(path = tv_manifest_path(t->dir, t->naming, version)))
 		return TV_ENOMEM_SET(err, t->dir);
 	rc = tv_manifest_read(t->io, path, &t->mf, err);
+	t->mf_size = 0;
+	t->mf_mtime_ns = 0;
+	if (!rc && (tv_io_caps(t->io) & TV_IO_CAP_LOCAL)) {
+		tv_io_entry st;
+		if (tv_io_stat(t->io, path, &st, NULL) == 0) {
+			t->mf_size = st.size;
+			t->mf_mtime_ns = st.mtime_ns;
+		}
+	}
 	free(path);
 	if (rc)
 		return rc == TV_ENOTFOUND ? tv_err_set(err, rc, "%s: no version %" PRIu64, t->dir, version)
@@ -251,6 +260,7 @@ int tv_table__reload(tv_table *t, uint64_t version, tv_err *err)
 	tv_manifest old_mf = t->mf;
 	tv_frag *old = t->frags;
 	size_t nold = t->nfrags, j = 0;
+	bool remade = false; /* a fragment id now naming other files */
 	int rc;
 	memset(&t->mf, 0, sizeof t->mf);
 	t->frags = NULL;
@@ -265,6 +275,12 @@ int tv_table__reload(tv_table *t, uint64_t version, tv_err *err)
 		if (j < nold && old[j].id == t->frags[i].id && same_files(old[j].pb, t->frags[i].pb) &&
 		    t->frags[i].file[TV_COL_VEC] == old[j].file[TV_COL_VEC])
 			frag_adopt(&t->frags[i], &old[j]);
+		else if (j < nold && old[j].id == t->frags[i].id)
+			remade = true;
+	}
+	if (remade) { /* the id index points at rows by fragment id */
+		tv_table__ids_free(t);
+		t->probe_scans = 0;
 	}
 	for (size_t i = 0; i < nold; i++)
 		frag_free(&old[i]);
@@ -308,6 +324,27 @@ void tv_table_close(tv_table *t)
 int tv_table_refresh(tv_table *t, tv_err *err) { return tv_table__reload(t, 0, err); }
 
 uint64_t tv_table_version(const tv_table *t) { return t->version; }
+
+bool tv_table_surely_latest(tv_table *t)
+{
+	/* Versions are made one after the other (N+1 only if absent), so "no
+	 * N+1" means none newer; manifests are never rewritten, so a file of
+	 * N with the size and mtime seen at load is the one loaded (not a
+	 * table dropped and made again up to N). */
+	char *next, *mine;
+	tv_io_entry st;
+	bool sure = false;
+	if (!t->mf_mtime_ns || t->version == UINT64_MAX)
+		return false;
+	next = tv_manifest_path(t->dir, t->naming, t->version + 1);
+	mine = tv_manifest_path(t->dir, t->naming, t->version);
+	if (next && mine && tv_io_stat(t->io, next, &st, NULL) == TV_ENOTFOUND &&
+	    tv_io_stat(t->io, mine, &st, NULL) == 0)
+		sure = st.size == t->mf_size && st.mtime_ns == t->mf_mtime_ns;
+	free(next);
+	free(mine);
+	return sure;
+}
 uint32_t tv_table_dim(const tv_table *t) { return t->dim; }
 uint64_t tv_table_rows(const tv_table *t) { return t->live; }
 size_t tv_table_fragments(const tv_table *t) { return t->nfrags; }

@@ -426,6 +426,60 @@ static void test_versions_list_and_checkout_reads_the_past(void)
 	tv_store_close(s);
 }
 
+/* Text of the row with this id, or "" (a copy, for checks). */
+static const char *text_of(tv_store *s, const char *id, char *buf, size_t cap)
+{
+	tv_results *r = NULL;
+	char where[64];
+	snprintf(where, sizeof where, "id = '%s'", id);
+	buf[0] = 0;
+	if (tv_store_get(s, "t", where, NULL, 0, 0, &r) == 0 && r && r->n == 1)
+		snprintf(buf, cap, "%s", r->items[0].text);
+	tv_results_free(r);
+	return buf;
+}
+
+/* A store keeps its table open between calls and checks cheaply that it
+ * is still the newest version: it sees another store's commits at once,
+ * and a table removed and made again up to the same version number (the
+ * next version's manifest absent, this one's present) is not taken for
+ * the one it loaded, nor are its id index's row addresses (the same
+ * fragment ids, other files). */
+static void test_a_store_sees_other_writers_and_a_remade_table(void)
+{
+	tv_store *a, *b;
+	char buf[64], cmd[4200];
+	size_t n = 0;
+	snprintf(root, sizeof root, "%s", tv_test_tmpdir("fresh"));
+	a = open_db();
+	b = open_db();
+	REQUIRE(a && b);
+	REQUIRE(upsert(a, 0, 10, "a1") == 0); /* version 1 */
+	CHECK_EQ_INT(tv_store_count(b, "t", &n), 0);
+	CHECK_EQ_INT(n, 10);
+	REQUIRE(upsert(a, 10, 5, "a2") == 0);
+	CHECK_EQ_STR(text_of(b, "id12", buf, sizeof buf), "a2"); /* the next version seen */
+	REQUIRE(upsert(b, 15, 1, "b1") == 0); /* version 3; b indexes the ids */
+	CHECK_EQ_STR(text_of(a, "id15", buf, sizeof buf), "b1");
+	snprintf(cmd, sizeof cmd, "rm -rf '%s/t.lance'", root);
+	REQUIRE(system(cmd) == 0);
+	tv_store_count(b, "t", &n);
+	CHECK_EQ_INT(n, 0); /* gone */
+	CHECK_EQ_STR(text_of(b, "id3", buf, sizeof buf), "");
+	/* made again by a, up to version 3 as b saw it; fragment 0 holds id0
+	 * again, now at row 0 deleted (its live row is in fragment 2) */
+	REQUIRE(upsert(a, 0, 2, "c1") == 0 && upsert(a, 2, 1, "c2") == 0 && upsert(a, 0, 1, "c3") == 0);
+	CHECK_EQ_INT(tv_store_count(b, "t", &n), 0);
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_STR(text_of(b, "id0", buf, sizeof buf), "c3");
+	REQUIRE(upsert(b, 0, 1, "b2") == 0);
+	tv_store_count(a, "t", &n);
+	CHECK_EQ_INT(n, 3);
+	CHECK_EQ_STR(text_of(a, "id0", buf, sizeof buf), "b2");
+	tv_store_close(a);
+	tv_store_close(b);
+}
+
 /* A read-only database opens and answers; writing it names the path. */
 static void test_read_only_database_reads_and_refuses_writes(void)
 {
@@ -811,6 +865,7 @@ int main(void)
 	TV_RUN(test_upserts_after_a_restore_replace_the_restored_rows);
 	TV_RUN(test_state_restores_an_earlier_version);
 	TV_RUN(test_versions_list_and_checkout_reads_the_past);
+	TV_RUN(test_a_store_sees_other_writers_and_a_remade_table);
 	TV_RUN(test_read_only_database_reads_and_refuses_writes);
 	TV_RUN(test_concurrent_writer_processes_lose_nothing);
 	TV_RUN(test_concurrent_big_batches_lose_nothing);
