@@ -925,6 +925,19 @@ static void backoff(int attempt)
 	nanosleep(&ts, NULL);
 }
 
+/* After publishing version N+1: loads it, without listing _versions/ (a
+ * stat per version: 0.3 ms late in a bulk load, where cleanup keeps every
+ * version younger than an hour). A newer one is seen by the next call. */
+static int reload_committed(tv_table *t, tv_err *err)
+{
+	int rc = tv_table__reload(t, t->version + 1, err);
+	if (rc == TV_ENOTFOUND) { /* already cleaned up by another writer */
+		tv_err_clear(err);
+		rc = tv_table__reload(t, 0, err);
+	}
+	return rc;
+}
+
 /* The retry loop shared by upsert and delete. nf is the new rows' data
  * file (NULL for a delete). */
 static int commit(tv_table *t, const char *const *ids, const size_t *lens, uint64_t *hs,
@@ -1014,7 +1027,7 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, uint6
 		plan_free(&p);
 		if (rc != TV_EEXISTS) {
 			if (rc == 0 && (total || nf))
-				rc = tv_table__reload(t, 0, err);
+				rc = reload_committed(t, err);
 			if (rc == 0 && hs && added != UINT64_MAX)
 				ids_add_new(t, added, ids, lens, hs, n);
 			return rc;
@@ -1261,12 +1274,8 @@ int tv_table_restore(tv_table *t, uint64_t version, tv_err *err)
 			t->mf.m = cur;
 		}
 		tv_table_close(old);
-		if (rc != TV_EEXISTS) {
-			if (!rc) {
-				rc = tv_table__reload(t, 0, err);
-			}
-			return rc;
-		}
+		if (rc != TV_EEXISTS)
+			return rc ? rc : reload_committed(t, err);
 		backoff(attempt);
 	}
 	return tv_err_set(err, TV_ECONFLICT, "%s: restore gave up after %d attempts", t->dir,
@@ -1417,7 +1426,7 @@ int tv_table_compact(tv_table *t, uint64_t small_rows, size_t min_fragments, siz
 		rc = 0;
 	} else if (!rc) {
 		*rewritten = np;
-		rc = tv_table__reload(t, 0, err);
+		rc = reload_committed(t, err);
 	}
 done:
 	for (size_t i = 0; meta && i < nrows; i++)

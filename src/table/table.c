@@ -149,15 +149,19 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 	size_t nv = 0;
 	char *path;
 	int rc;
-	if ((rc = tv_manifest_versions(t->io, t->dir, &vs, &nv, &t->naming, err)))
-		return rc;
-	if (nv == 0) {
+	/* a given version of a table loaded before needs no listing: its
+	 * naming scheme is known (and never changes) */
+	if (version == 0 || t->version == 0) {
+		if ((rc = tv_manifest_versions(t->io, t->dir, &vs, &nv, &t->naming, err)))
+			return rc;
+		if (nv == 0) {
+			free(vs);
+			return tv_err_set(err, TV_ENOTFOUND, "%s: no such table", t->dir);
+		}
+		if (version == 0)
+			version = vs[nv - 1];
 		free(vs);
-		return tv_err_set(err, TV_ENOTFOUND, "%s: no such table", t->dir);
 	}
-	if (version == 0)
-		version = vs[nv - 1];
-	free(vs);
 	if (!(path = tv_manifest_path(t->dir, t->naming, version)))
 		return TV_ENOMEM_SET(err, t->dir);
 	rc = tv_manifest_read(t->io, path, &t->mf, err);
