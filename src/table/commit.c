@@ -37,6 +37,11 @@
 
 /* ---- id index --------------------------------------------------------- */
 
+struct tv_id_dup {
+	size_t e;
+	uint64_t addr;
+};
+
 static const char *ent_key(const void *ctx, size_t e, size_t *len)
 {
 	const tv_table *t = ctx;
@@ -52,11 +57,43 @@ void tv_table__ids_free(tv_table *t)
 	tv_huge_free(t->ent_len, t->capent * sizeof *t->ent_len);
 	tv_huge_free(t->ent_addr, t->capent * sizeof *t->ent_addr);
 	free(t->seen_frags);
+	free(t->dups);
+	t->dups = NULL;
+	t->ndups = t->capdups = 0;
 	t->ent_off = NULL;
 	t->ent_len = NULL;
 	t->ent_addr = NULL;
 	t->seen_frags = NULL;
 	t->nent = t->capent = t->nseen = 0;
+}
+
+static size_t frag_index(const tv_table *t, uint64_t fid);
+
+/* The row at addr (fragment id << 32 | offset) as an address in this
+ * version (fragment index << 32 | offset), or UINT64_MAX when its
+ * fragment is gone or the row deleted. */
+static uint64_t live_addr(const tv_table *t, uint64_t addr)
+{
+	uint64_t off = addr & 0xFFFFFFFFu;
+	size_t fi = frag_index(t, addr >> 32);
+	if (fi == SIZE_MAX || off >= t->frags[fi].rows || tv_table__is_deleted(&t->frags[fi], off))
+		return UINT64_MAX;
+	return ((uint64_t)fi << 32) | off;
+}
+
+static int dup_push(tv_table *t, size_t e, uint64_t addr)
+{
+	if (t->ndups == t->capdups) {
+		size_t cap = t->capdups ? t->capdups * 2 : 64;
+		struct tv_id_dup *v = tv_reallocarray(t->dups, cap, sizeof *v);
+		if (!v)
+			return TV_ENOMEM;
+		t->dups = v;
+		t->capdups = cap;
+	}
+	t->dups[t->ndups++] = (struct tv_id_dup){e, addr};
+	t->dups_sorted = false;
+	return 0;
 }
 
 static int ent_put(tv_table *t, const char *id, size_t len, uint64_t hash, uint64_t addr)
@@ -102,6 +139,8 @@ static int ent_put(tv_table *t, const char *id, size_t len, uint64_t hash, uint6
 		return TV_ENOMEM;
 	if ((e = tv_strmap_insert_h(&t->ids, id, len, hash, t->nent, &rc)) != TV_STRMAP_NONE) {
 		t->id_arena.len -= len; /* a known id: the entry takes its newest row */
+		if (live_addr(t, t->ent_addr[e]) != UINT64_MAX && dup_push(t, e, t->ent_addr[e]))
+			return TV_ENOMEM; /* the older one is live: a repeated id */
 		t->ent_addr[e] = addr;
 		return 0;
 	}
@@ -227,20 +266,6 @@ static size_t frag_index(const tv_table *t, uint64_t fid)
 		if (t->frags[i].id == fid)
 			return i;
 	return SIZE_MAX;
-}
-
-static uint64_t find_id_h(tv_table *t, const char *id, size_t len, uint64_t hash)
-{
-	size_t e = t->ids.key_of ? tv_strmap_get_h(&t->ids, id, len, hash) : TV_STRMAP_NONE, fi;
-	uint64_t a, off;
-	if (e == TV_STRMAP_NONE)
-		return UINT64_MAX;
-	a = t->ent_addr[e];
-	off = a & 0xFFFFFFFFu;
-	fi = frag_index(t, a >> 32);
-	if (fi == SIZE_MAX || off >= t->frags[fi].rows || tv_table__is_deleted(&t->frags[fi], off))
-		return UINT64_MAX;
-	return ((uint64_t)fi << 32) | off;
 }
 
 /* The ids of a commit's new rows (fragment fid, in order) go into the
@@ -746,6 +771,36 @@ static int probe_with_file(tv_table *t, const char *const *ids, const size_t *le
 	return rc;
 }
 
+static int cmp_dup(const void *a, const void *b)
+{
+	const struct tv_id_dup *x = a, *y = b;
+	return x->e < y->e ? -1 : x->e > y->e;
+}
+
+/* Marks the live rows of index entry e: its newest row and any older one
+ * a foreign writer left with the same id (t->dups sorted). */
+static int mark_entry(tv_table *t, size_t e, roaring_bitmap_t **del, uint64_t *total,
+                      tv_err *err)
+{
+	uint64_t a = live_addr(t, t->ent_addr[e]);
+	size_t lo = 0, hi = t->ndups;
+	int rc;
+	if (a != UINT64_MAX && (rc = mark(t, del, (size_t)(a >> 32), (uint32_t)a, total, err)))
+		return rc;
+	while (lo < hi) { /* the first pair of e */
+		size_t mid = (lo + hi) / 2;
+		if (t->dups[mid].e < e)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < t->ndups && t->dups[lo].e == e; lo++)
+		if ((a = live_addr(t, t->dups[lo].addr)) != UINT64_MAX &&
+		    (rc = mark(t, del, (size_t)(a >> 32), (uint32_t)a, total, err)))
+			return rc;
+	return 0;
+}
+
 /* Adds to del the offsets of these ids; *total counts the new ones. A
  * handle's first small upserts into a big table scan the ids (probe_scan);
  * from the third, or for a big batch, it keeps an id index, extended with
@@ -766,11 +821,15 @@ static int collect(tv_table *t, const char *const *ids, const size_t *lens, size
 	}
 	if ((rc = tv_table__build_ids(t, err)))
 		return rc;
+	if (t->ndups && !t->dups_sorted) {
+		qsort(t->dups, t->ndups, sizeof *t->dups, cmp_dup);
+		t->dups_sorted = true;
+	}
 	for (size_t i = 0; i < n + PREFETCH; i++) { /* as in tv_table__build_ids */
-		size_t q = i - PREFETCH;
-		uint64_t a = i >= PREFETCH ? find_id_h(t, ids[q], lens[q], hr[q % PREFETCH])
-		                           : UINT64_MAX;
-		if (a != UINT64_MAX && (rc = mark(t, del, (size_t)(a >> 32), (uint32_t)a, total, err)))
+		size_t q = i - PREFETCH,
+		       e = i >= PREFETCH ? tv_strmap_get_h(&t->ids, ids[q], lens[q], hr[q % PREFETCH])
+		                         : TV_STRMAP_NONE;
+		if (e != TV_STRMAP_NONE && (rc = mark_entry(t, e, del, total, err)))
 			return rc;
 		if (i < n) { /* after q's use: the same slot of hr */
 			hr[i % PREFETCH] = tv_strmap_hash(ids[i], lens[i]);

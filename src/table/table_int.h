@@ -81,6 +81,12 @@ struct tv_table {
 	size_t nent, capent;
 	uint64_t *seen_frags;  /* fragment ids already in the index, sorted */
 	size_t nseen;
+	/* older live rows of ids another writer repeated (LanceDB does not
+	 * keep ids unique): (entry, row) pairs, sorted by entry when
+	 * dups_sorted; an upsert of the id replaces them all */
+	struct tv_id_dup *dups;
+	size_t ndups, capdups;
+	bool dups_sorted;
 	unsigned probe_scans;  /* small upserts answered by a scan instead (commit.c) */
 	float *rowbuf; /* one vector, for rows of unmapped files */
 	tv_strcol rowstr[TV_COL_VEC]; /* one row's strings of columns not loaded */
