@@ -936,6 +936,7 @@ int tv_http_entries_add(tv_http_entries *e, const char *name, size_t len, uint64
 		e->v = nv;
 		e->cap = cap;
 	}
+	memset(&e->v[e->n], 0, sizeof e->v[e->n]);
 	if (!(e->v[e->n].name = tv_strndup(name, len)))
 		return TV_ENOMEM;
 	e->v[e->n].size = size;

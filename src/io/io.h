@@ -46,6 +46,7 @@ typedef struct tv_io_entry {
 	uint64_t size;
 	int64_t mtime_ns; /* last modification, ns since epoch; 0 if unknown */
 	int is_dir;
+	uint64_t dev, ino; /* the file itself, on local disk (0 elsewhere) */
 } tv_io_entry;
 
 /* A readable object. size is known at open; map, when not NULL, holds the
@@ -54,6 +55,9 @@ struct tv_rfile {
 	const char *path; /* the full path or URI, for messages */
 	uint64_t size;
 	const uint8_t *map;
+	/* the file opened, on local disk (0 elsewhere): while it stays open,
+	 * no other file can have its inode number */
+	uint64_t dev, ino;
 	/* backend-private */
 	const struct tv_io_methods *m;
 	void *ctx;

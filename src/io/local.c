@@ -136,6 +136,8 @@ static int l_open_read(tv_io *io_, const char *path, tv_rfile **out, tv_err *err
 	}
 	r->base.path = r->path;
 	r->base.size = (uint64_t)st.st_size;
+	r->base.dev = (uint64_t)st.st_dev;
+	r->base.ino = (uint64_t)st.st_ino;
 	r->base.m = &local_methods;
 	if (st.st_size > 0) {
 		r->map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, r->fd, 0);
@@ -333,6 +335,8 @@ static int l_stat(tv_io *io_, const char *path, tv_io_entry *out, tv_err *err)
 		out->size = (uint64_t)st.st_size;
 		out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 		out->is_dir = S_ISDIR(st.st_mode);
+		out->dev = (uint64_t)st.st_dev;
+		out->ino = (uint64_t)st.st_ino;
 	}
 	free(p);
 	return rc;

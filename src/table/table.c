@@ -165,14 +165,12 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 	if (!(path = tv_manifest_path(t->dir, t->naming, version)))
 		return TV_ENOMEM_SET(err, t->dir);
 	rc = tv_manifest_read(t->io, path, &t->mf, err);
-	t->mf_size = 0;
-	t->mf_mtime_ns = 0;
+	tv_rfile_close(t->mf_pin);
+	t->mf_pin = NULL;
 	if (!rc && (tv_io_caps(t->io) & TV_IO_CAP_LOCAL)) {
-		tv_io_entry st;
-		if (tv_io_stat(t->io, path, &st, NULL) == 0) {
-			t->mf_size = st.size;
-			t->mf_mtime_ns = st.mtime_ns;
-		}
+		tv_err ignore; /* without it, calls list _versions/ as before */
+		if (tv_io_open_read(t->io, path, &t->mf_pin, &ignore))
+			t->mf_pin = NULL;
 	}
 	free(path);
 	if (rc)
@@ -222,6 +220,8 @@ void tv_table__unload(tv_table *t)
 	t->frags = NULL;
 	t->nfrags = 0;
 	tv_manifest_free(&t->mf);
+	tv_rfile_close(t->mf_pin);
+	t->mf_pin = NULL;
 }
 
 static bool same_files(const Lance__Table__DataFragment *a, const Lance__Table__DataFragment *b)
@@ -332,19 +332,19 @@ uint64_t tv_table_version(const tv_table *t) { return t->version; }
 bool tv_table_surely_latest(tv_table *t)
 {
 	/* Versions are made one after the other (N+1 only if absent), so "no
-	 * N+1" means none newer; manifests are never rewritten, so a file of
-	 * N with the size and mtime seen at load is the one loaded (not a
-	 * table dropped and made again up to N). */
+	 * N+1" means none newer; the file named N is the one loaded (not a
+	 * table dropped and made again up to N) when it has the inode of the
+	 * file held open since the load, which no other file can have. */
 	char *next, *mine;
 	tv_io_entry st;
 	bool sure = false;
-	if (!t->mf_mtime_ns || t->version == UINT64_MAX)
+	if (!t->mf_pin || !t->mf_pin->ino || t->version == UINT64_MAX)
 		return false;
 	next = tv_manifest_path(t->dir, t->naming, t->version + 1);
 	mine = tv_manifest_path(t->dir, t->naming, t->version);
 	if (next && mine && tv_io_stat(t->io, next, &st, NULL) == TV_ENOTFOUND &&
 	    tv_io_stat(t->io, mine, &st, NULL) == 0)
-		sure = st.size == t->mf_size && st.mtime_ns == t->mf_mtime_ns;
+		sure = st.ino == t->mf_pin->ino && st.dev == t->mf_pin->dev;
 	free(next);
 	free(mine);
 	return sure;

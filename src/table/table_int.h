@@ -60,10 +60,9 @@ struct tv_table {
 	tv_naming naming;
 	tv_manifest mf;
 	uint64_t version;
-	/* this version's manifest file as loaded, on local disk (size and
-	 * mtime_ns; 0 elsewhere): tv_table_surely_latest */
-	uint64_t mf_size;
-	int64_t mf_mtime_ns;
+	/* this version's manifest file, kept open on local disk (NULL
+	 * elsewhere): tv_table_surely_latest */
+	tv_rfile *mf_pin;
 	uint32_t dim;
 	int32_t field[TV_NCOLS]; /* field ids, -1 absent */
 	tv_frag *frags;

@@ -208,8 +208,8 @@ static void test_base64_keys(void)
 
 static void test_listing_entries_are_deduplicated(void)
 {
-	tv_io_entry e[4] = {{strdup("b"), 0, 0, 1}, {strdup("a"), 1, 0, 0},
-	                    {strdup("b"), 0, 0, 1}, {strdup("b"), 3, 0, 0}};
+	tv_io_entry e[4] = {{strdup("b"), 0, 0, 1, 0, 0}, {strdup("a"), 1, 0, 0, 0, 0},
+	                    {strdup("b"), 0, 0, 1, 0, 0}, {strdup("b"), 3, 0, 0, 0, 0}};
 	size_t n = 4;
 	tv_io__entries_unique(e, &n);
 	REQUIRE(n == 3);
