@@ -164,18 +164,23 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 	}
 	if (!(path = tv_manifest_path(t->dir, t->naming, version)))
 		return TV_ENOMEM_SET(err, t->dir);
-	rc = tv_manifest_read(t->io, path, &t->mf, err);
 	tv_rfile_close(t->mf_pin);
 	t->mf_pin = NULL;
-	if (!rc && (tv_io_caps(t->io) & TV_IO_CAP_LOCAL)) {
+	if (tv_io_caps(t->io) & TV_IO_CAP_LOCAL) {
+		/* opened before the read: if the name changed files in between,
+		 * the pin is the older file, and the check only lists again */
 		tv_err ignore; /* without it, calls list _versions/ as before */
 		if (tv_io_open_read(t->io, path, &t->mf_pin, &ignore))
 			t->mf_pin = NULL;
 	}
+	rc = tv_manifest_read(t->io, path, &t->mf, err);
 	free(path);
-	if (rc)
+	if (rc) {
+		tv_rfile_close(t->mf_pin);
+		t->mf_pin = NULL;
 		return rc == TV_ENOTFOUND ? tv_err_set(err, rc, "%s: no version %" PRIu64, t->dir, version)
 		                          : rc;
+	}
 	t->version = version;
 	t->ix_version = 0; /* new fragments: the index is chosen again */
 	if ((rc = check_format(t, err)) || (rc = map_schema(t, err)))
