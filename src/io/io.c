@@ -60,23 +60,32 @@ void tv_rfile_close(tv_rfile *f)
 
 int tv_io_read_all(tv_io *io, const char *path, uint8_t **data, size_t *n, tv_err *err)
 {
+	return tv_io_read_keep(io, path, data, n, NULL, err);
+}
+
+int tv_io_read_keep(tv_io *io, const char *path, uint8_t **data, size_t *n, tv_rfile **keep,
+                    tv_err *err)
+{
 	tv_rfile *f;
 	int rc;
 	*data = NULL;
 	*n = 0;
+	if (keep)
+		*keep = NULL;
 	if ((rc = tv_io_open_read(io, path, &f, err)))
 		return rc;
-	if (f->size > SIZE_MAX - 1 || !(*data = malloc(f->size + 1))) {
-		tv_rfile_close(f);
-		return TV_ENOMEM_SET(err, path);
-	}
-	if ((rc = tv_rfile_read(f, 0, f->size, *data, err))) {
+	if (f->size > SIZE_MAX - 1 || !(*data = malloc(f->size + 1)))
+		rc = TV_ENOMEM_SET(err, path);
+	else if ((rc = tv_rfile_read(f, 0, f->size, *data, err))) {
 		free(*data);
 		*data = NULL;
 	} else {
 		*n = f->size;
 	}
-	tv_rfile_close(f);
+	if (!rc && keep)
+		*keep = f;
+	else
+		tv_rfile_close(f);
 	return rc;
 }
 

@@ -109,6 +109,10 @@ int tv_rfile_read(tv_rfile *f, uint64_t off, size_t n, void *dst, tv_err *err);
 void tv_rfile_close(tv_rfile *f);
 /* Reads the whole object into a fresh buffer (caller frees). */
 int tv_io_read_all(tv_io *io, const char *path, uint8_t **data, size_t *n, tv_err *err);
+/* The same; with keep, the object read also stays open there (NULL on
+ * failure), e.g. to tell later whether a name still holds that file. */
+int tv_io_read_keep(tv_io *io, const char *path, uint8_t **data, size_t *n, tv_rfile **keep,
+                    tv_err *err);
 int tv_io_put(tv_io *io, const char *path, const void *data, size_t n, int flags, tv_err *err);
 int tv_io_open_write(tv_io *io, const char *path, tv_wfile **out, tv_err *err);
 int tv_wfile_write(tv_wfile *w, const void *data, size_t n, tv_err *err);

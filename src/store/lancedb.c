@@ -517,7 +517,7 @@ static int ldb_versions(tv_store *st, const char *coll, json_t **out)
 			rc = TV_ENOMEM_SET(&st->err, "versions");
 			break;
 		}
-		if (tv_manifest_read(s->io, mp, &mf, NULL) == 0) { /* cleanup may race us: skip */
+		if (tv_manifest_read(s->io, mp, &mf, NULL, NULL) == 0) { /* cleanup may race us: skip */
 			if (mf.m->timestamp) {
 				time_t sec = (time_t)mf.m->timestamp->seconds;
 				struct tm tm;

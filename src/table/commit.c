@@ -65,6 +65,7 @@ void tv_table__ids_free(tv_table *t)
 	t->ent_addr = NULL;
 	t->seen_frags = NULL;
 	t->nent = t->capent = t->nseen = 0;
+	t->probe_scans = 0; /* small upserts may scan again until it is rebuilt */
 }
 
 static size_t frag_index(const tv_table *t, uint64_t fid);
@@ -194,14 +195,15 @@ void tv_table__ids_reloaded(tv_table *t, const tv_frag *old, size_t nold)
 		bool back;
 		while (j < nold && old[j].id < f->id)
 			j++;
-		if (j < nold && old[j].id == f->id) /* rows deleted before, live now? */
+		if (j < nold && old[j].id == f->id && !tv_table__same_files(old[j].pb, f->pb))
+			back = true; /* the id names other files: the table was made again */
+		else if (j < nold && old[j].id == f->id) /* rows deleted before, live now? */
 			back = old[j].deleted &&
 			       (!f->deleted || !roaring_bitmap_is_subset(old[j].deleted, f->deleted));
 		else /* a fragment indexed, then gone, now back */
 			back = seen(t, f->id);
 		if (back) {
 			tv_table__ids_free(t);
-			t->probe_scans = 0;
 			return;
 		}
 	}
@@ -275,10 +277,9 @@ static size_t frag_index(const tv_table *t, uint64_t fid)
  * rows are at hand, so the next write need not read the fragment's ids
  * back from its file. */
 typedef struct ids_pending {
-	bool active;
 	uint64_t fid;
 	size_t nent0, arena0; /* entries and id bytes before */
-	size_t *e;            /* entries of ids already known... */
+	size_t *e;            /* entries of ids already known (NULL: nothing pending)... */
 	uint64_t *was;        /* ...and the rows they named */
 	size_t nknown;
 } ids_pending;
@@ -292,7 +293,7 @@ static void ids_pending_free(ids_pending *pd)
 
 static void ids_pending_undo(tv_table *t, ids_pending *pd)
 {
-	if (!pd->active)
+	if (!pd->e)
 		return;
 	while (pd->nknown > 0) { /* in reverse: an id twice in the batch */
 		pd->nknown--;
@@ -318,7 +319,6 @@ static void ids_pending_add(tv_table *t, ids_pending *pd, uint64_t fid, const ch
 		ids_pending_free(pd); /* the index stays as it is: built later */
 		return;
 	}
-	pd->active = true;
 	pd->fid = fid;
 	pd->nent0 = t->nent;
 	pd->arena0 = t->id_arena.len;
@@ -335,7 +335,6 @@ static void ids_pending_add(tv_table *t, ids_pending *pd, uint64_t fid, const ch
 		} else if (ent_put(t, ids[q], lens[q], hs[q], (fid << 32) | q)) {
 			ids_pending_free(pd); /* no memory: no index, rebuilt on demand */
 			tv_table__ids_free(t);
-			t->probe_scans = 0;
 			return;
 		}
 	}
@@ -346,10 +345,8 @@ static void ids_pending_add(tv_table *t, ids_pending *pd, uint64_t fid, const ch
  * seen before for one come back, and drop the index). */
 static void ids_pending_done(tv_table *t, ids_pending *pd)
 {
-	if (pd->active && t->ids.key_of && mark_seen(t, pd->fid)) {
+	if (pd->e && t->ids.key_of && mark_seen(t, pd->fid))
 		tv_table__ids_free(t);
-		t->probe_scans = 0;
-	}
 	ids_pending_free(pd);
 }
 
@@ -1151,10 +1148,9 @@ static int commit(tv_table *t, const char *const *ids, const size_t *lens, uint6
 				rc = reload_committed(t, err);
 			if (rc == 0)
 				ids_pending_done(t, &pd);
-			else if (pd.active) { /* committed, not reloaded: start again */
+			else if (pd.e) { /* committed, not reloaded: start again */
 				ids_pending_free(&pd);
 				tv_table__ids_free(t);
-				t->probe_scans = 0;
 			}
 			return rc;
 		}
@@ -1683,7 +1679,7 @@ int tv_table_cleanup(tv_table *t, size_t keep, int64_t older_than_s, size_t *rem
 			kept = st.mtime_ns > cutoff;
 		if (!rc && kept) {
 			tv_manifest mf;
-			if (!(rc = tv_manifest_read(t->io, mp, &mf, err))) {
+			if (!(rc = tv_manifest_read(t->io, mp, &mf, NULL, err))) {
 				rc = referenced(mf.m, &live) ? TV_ENOMEM_SET(err, "cleanup") : 0;
 				tv_manifest_free(&mf);
 			}

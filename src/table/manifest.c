@@ -37,7 +37,8 @@ static int section(const uint8_t *d, size_t n, uint64_t off, size_t end, const u
 	return 0;
 }
 
-int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err)
+int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_rfile **keep,
+                     tv_err *err)
 {
 	uint8_t *d = NULL;
 	const uint8_t *p;
@@ -45,7 +46,7 @@ int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err)
 	int64_t pos;
 	int rc;
 	memset(out, 0, sizeof *out);
-	if ((rc = tv_io_read_all(io, path, &d, &n, err)))
+	if ((rc = tv_io_read_keep(io, path, &d, &n, keep, err)))
 		return rc;
 	rc = TV_ECORRUPT;
 	if (n < 20 || memcmp(d + n - 4, "LANC", 4)) {
@@ -83,8 +84,13 @@ int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err)
 	}
 	rc = 0;
 done:
-	if (rc)
+	if (rc) {
 		tv_manifest_free(out);
+		if (keep) {
+			tv_rfile_close(*keep);
+			*keep = NULL;
+		}
+	}
 	free(d);
 	return rc;
 }

@@ -40,8 +40,10 @@ typedef struct tv_manifest {
 
 void tv_manifest_free(tv_manifest *mf);
 
-/* Reads and checks the manifest file at path (relative to io's root). */
-int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_err *err);
+/* Reads and checks the manifest file at path (relative to io's root).
+ * With keep, the file read stays open there (NULL on failure). */
+int tv_manifest_read(tv_io *io, const char *path, tv_manifest *out, tv_rfile **keep,
+                     tv_err *err);
 
 /* The bytes of a manifest file holding m (+ txn, + the raw index section)
  * into out (empty on entry); sets m's section offsets. TV_ENOMEM, or

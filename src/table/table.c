@@ -165,22 +165,13 @@ int tv_table__load(tv_table *t, uint64_t version, tv_err *err)
 	if (!(path = tv_manifest_path(t->dir, t->naming, version)))
 		return TV_ENOMEM_SET(err, t->dir);
 	tv_rfile_close(t->mf_pin);
-	t->mf_pin = NULL;
-	if (tv_io_caps(t->io) & TV_IO_CAP_LOCAL) {
-		/* opened before the read: if the name changed files in between,
-		 * the pin is the older file, and the check only lists again */
-		tv_err ignore; /* without it, calls list _versions/ as before */
-		if (tv_io_open_read(t->io, path, &t->mf_pin, &ignore))
-			t->mf_pin = NULL;
-	}
-	rc = tv_manifest_read(t->io, path, &t->mf, err);
+	t->mf_pin = NULL; /* on local disk, the file read stays open: the one loaded */
+	rc = tv_manifest_read(t->io, path, &t->mf,
+	                      (tv_io_caps(t->io) & TV_IO_CAP_LOCAL) ? &t->mf_pin : NULL, err);
 	free(path);
-	if (rc) {
-		tv_rfile_close(t->mf_pin);
-		t->mf_pin = NULL;
+	if (rc)
 		return rc == TV_ENOTFOUND ? tv_err_set(err, rc, "%s: no version %" PRIu64, t->dir, version)
 		                          : rc;
-	}
 	t->version = version;
 	t->ix_version = 0; /* new fragments: the index is chosen again */
 	if ((rc = check_format(t, err)) || (rc = map_schema(t, err)))
@@ -229,7 +220,7 @@ void tv_table__unload(tv_table *t)
 	t->mf_pin = NULL;
 }
 
-static bool same_files(const Lance__Table__DataFragment *a, const Lance__Table__DataFragment *b)
+bool tv_table__same_files(const Lance__Table__DataFragment *a, const Lance__Table__DataFragment *b)
 {
 	if (a->n_files != b->n_files || a->physical_rows != b->physical_rows)
 		return false;
@@ -269,7 +260,6 @@ int tv_table__reload(tv_table *t, uint64_t version, tv_err *err)
 	tv_manifest old_mf = t->mf;
 	tv_frag *old = t->frags;
 	size_t nold = t->nfrags, j = 0;
-	bool remade = false; /* a fragment id now naming other files */
 	int rc;
 	memset(&t->mf, 0, sizeof t->mf);
 	t->frags = NULL;
@@ -281,15 +271,10 @@ int tv_table__reload(tv_table *t, uint64_t version, tv_err *err)
 		/* both lists are sorted by fragment id */
 		while (j < nold && old[j].id < t->frags[i].id)
 			j++;
-		if (j < nold && old[j].id == t->frags[i].id && same_files(old[j].pb, t->frags[i].pb) &&
+		if (j < nold && old[j].id == t->frags[i].id &&
+		    tv_table__same_files(old[j].pb, t->frags[i].pb) &&
 		    t->frags[i].file[TV_COL_VEC] == old[j].file[TV_COL_VEC])
 			frag_adopt(&t->frags[i], &old[j]);
-		else if (j < nold && old[j].id == t->frags[i].id)
-			remade = true;
-	}
-	if (remade) { /* the id index points at rows by fragment id */
-		tv_table__ids_free(t);
-		t->probe_scans = 0;
 	}
 	for (size_t i = 0; i < nold; i++)
 		frag_free(&old[i]);

@@ -116,8 +116,11 @@ int tv_table__build_ids(tv_table *t, tv_err *err);
 void tv_table__ids_free(tv_table *t);
 /* After loading a version in place of the fragments old: drops the id
  * index if a row it may have indexed as deleted, or a fragment it indexed
- * and saw go, is live again (a restore, here or by another writer). */
+ * and saw go, is live again (a restore, here or by another writer), or a
+ * fragment id now names other files (the table removed and made again). */
 void tv_table__ids_reloaded(tv_table *t, const tv_frag *old, size_t nold);
+/* The two fragments list the same data files (and row count). */
+bool tv_table__same_files(const Lance__Table__DataFragment *a, const Lance__Table__DataFragment *b);
 bool tv_table__is_deleted(const tv_frag *f, uint64_t off);
 int tv_table__datafile(tv_table *t, tv_frag *f, int file, tv_datafile **out, tv_err *err);
 void tv_table__view(tv_frag *f, uint64_t off, tv_row_view *v);
